@@ -1,0 +1,81 @@
+# FinAssist developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/finassist.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f 2>/dev/null)
+
+# Local settings (copy .env.example to .env); the environment still wins over defaults.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
+# Rasa must never phone home from a bank: telemetry and error reports off everywhere.
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS := ignore::DeprecationWarning
+# Read by endpoints.yml and credentials.yml (which only hold ${VAR} placeholders).
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export ACTION_SERVER_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+CUSTOMER ?= C001
+
+.PHONY: help install train model seed token run run-actions run-rasa shell test lint \
+        validate pytest test-integration rasa-test clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+install: ## create .venv (Python 3.10) and install pinned requirements; idempotent
+	@bash scripts/install.sh
+
+$(MODEL): $(TRAINING_INPUTS) | install
+	$(RASA) train --fixed-model-name finassist --out models
+
+model: $(MODEL) ## train only if the model is missing or older than the data
+
+train: install ## train the model (Rasa reuses its cache for unchanged parts)
+	$(RASA) train --fixed-model-name finassist --out models
+
+seed: install ## create the schema (Alembic) and the demo customers in DATABASE_URL
+	$(PY) scripts/seed_profiles.py
+
+token: install ## print a signed login token: make token CUSTOMER=C001
+	@$(PY) scripts/issue_token.py $(CUSTOMER)
+
+run: install model seed ## everything: install, train if stale, seed, start both servers
+	@bash scripts/run.sh
+
+run-actions: install ## the action server alone
+	$(RASA) run actions --actions actions --port $(ACTIONS_PORT)
+
+shell: install model ## rasa shell against the running action server, as CUSTOMER (default C001)
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml \
+	  --conversation-id "$$($(PY) scripts/issue_token.py $(CUSTOMER))"
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+validate: install ## rasa data validate
+	$(RASA) data validate --fail-on-warnings
+
+pytest: install ## unit tests (+ PostgreSQL/live-server tests when they can run here)
+	$(PY) -m pytest
+
+rasa-test: install model ## rasa test: held-out NLU + end-to-end stories, with thresholds
+	rm -rf results
+	$(RASA) test --model $(MODEL) --stories tests/stories --nlu tests/evaluation/nlu_holdout.yml \
+	  --out results --successes --no-plot
+	$(PY) scripts/check_rasa_results.py results
+
+test: install lint validate model pytest rasa-test ## everything CI runs
+
+clean: ## remove trained models, results and caches (not .venv)
+	rm -rf models/*.tar.gz results .pytest_cache .ruff_cache .rasa

@@ -1,0 +1,79 @@
+"""Session start and greeting: who is logged in, and what carries over."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.dialogue.common import (
+    EventList,
+    blocking,
+    channel_of,
+    customer_of,
+    language_of,
+)
+from actions.errors import BotError
+
+logger = logging.getLogger(__name__)
+# Task state belongs to one session; facts about the customer (home status, language)
+# carry over so that a returning customer is not asked again.
+NOT_CARRIED_OVER = frozenset({
+    "requested_slot", "transfer_confirmed", "amount", "recipient", "payee_id", "topic",
+})
+
+
+class ActionSessionStart(Action):
+    """Runs when a conversation or a new session (after expiry) starts."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> EventList:
+        events: EventList = [SessionStarted()]
+        events += [SlotSet(k, v) for k, v in tracker.slots.items()
+                   if v is not None and k not in NOT_CARRIED_OVER]
+        customer_id = customer_of(tracker)
+        events.append(SlotSet("customer_id", customer_id))
+        if customer_id:
+            repo = services.profile_repository()
+            try:
+                profile = await blocking(repo.get_customer, customer_id)
+                await blocking(repo.record_channel_identity, customer_id,
+                               channel_of(tracker), tracker.sender_id)
+            except BotError:
+                logger.warning("profile unavailable at session start")
+                profile = None
+            if profile and tracker.get_slot("language") is None:
+                events.append(SlotSet("language", profile.preferred_language))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionGreet(Action):
+    """Answers `greet`: by name for a logged-in customer."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> EventList:
+        customer_id = customer_of(tracker)
+        profile = None
+        if customer_id:
+            try:
+                profile = await blocking(services.profile_repository().get_customer,
+                                         customer_id)
+            except BotError:
+                profile = None
+        if profile:
+            dispatcher.utter_message(response="utter_greet_customer",
+                                     name=profile.name(language_of(tracker)))
+        else:
+            dispatcher.utter_message(response="utter_greet")
+        return []

@@ -1,0 +1,200 @@
+"""The transfer form: validation, the confirmation question, execution and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.dialogue.common import (
+    CustomerAction,
+    EventList,
+    blocking,
+    customer_of,
+    language_of,
+)
+from actions.errors import BotError, TransferRejected
+from actions.money import format_money, parse_decimal
+from actions.profile_db.repository import ProfileRepository
+from actions.settings import get_settings
+
+FORM_SLOTS = ("amount", "recipient", "transfer_confirmed")
+RESET_TRANSFER = [SlotSet("amount", None), SlotSet("recipient", None),
+                  SlotSet("payee_id", None), SlotSet("transfer_confirmed", None)]
+REJECTION_REPLIES = {
+    "invalid_amount": "utter_invalid_amount",
+    "insufficient_funds": "utter_transfer_insufficient",
+    "daily_limit": "utter_over_daily_limit",
+    "over_single_limit": "utter_over_single_limit",
+    "unknown_payee": "utter_unknown_payee",
+    "no_account": "utter_no_such_account",
+}
+
+
+def _repo(injected: ProfileRepository | None) -> ProfileRepository:
+    return injected or services.profile_repository()
+
+
+class ValidateTransferForm(FormValidationAction):
+    """Validates amount and recipient against the customer's accounts and payees."""
+
+    def __init__(self, repo: ProfileRepository | None = None) -> None:
+        self._repo = repo
+
+    def name(self) -> str:
+        return "validate_transfer_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher:
+                             CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> list[str]:
+        """Nothing is asked of an anonymous customer: `action_transfer` asks to log in."""
+        return list(domain_slots) if customer_of(tracker) else []
+
+    async def extract_recipient(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        """A saved payee named anywhere in a transfer request or correction.
+
+        "给张伟转五千" or "不对，转给王芳" names the payee inside the sentence; the
+        customer's own payee list is the vocabulary, so no name model is needed.
+        """
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent not in ("transfer_money", "inform"):
+            return {}
+        customer_id = customer_of(tracker)
+        text = tracker.latest_message.get("text") or ""
+        if not customer_id or not text:
+            return {}
+        try:
+            payee = await blocking(_repo(self._repo).find_payee, customer_id, text)
+        except BotError:
+            return {}
+        return {"recipient": payee.name} if payee else {}
+
+    async def validate_amount(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """A positive amount within the single-transfer maximum and the balance."""
+        amount = parse_decimal(value) if value is not None else None
+        language = language_of(tracker)
+        if amount is None or amount <= 0:
+            dispatcher.utter_message(response="utter_invalid_amount")
+            return {"amount": None}
+        maximum = get_settings().max_single_transfer
+        if amount > maximum:
+            dispatcher.utter_message(response="utter_over_single_limit",
+                                     limit=format_money(maximum, language))
+            return {"amount": None}
+        customer_id = customer_of(tracker)
+        try:
+            accounts = await blocking(_repo(self._repo).accounts, customer_id)
+        except BotError:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return {"amount": None}
+        wanted = tracker.get_slot("account_type") or "current"
+        source = next((a for a in accounts if a.account_type == wanted), None)
+        if source is not None and amount > source.balance:
+            dispatcher.utter_message(response="utter_insufficient_funds",
+                                     balance=format_money(source.balance, language))
+            return {"amount": None}
+        return {"amount": str(amount)}
+
+    async def validate_recipient(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """A saved payee of the customer, found by name or nickname."""
+        customer_id = customer_of(tracker)
+        try:
+            payee = await blocking(_repo(self._repo).find_payee, customer_id, str(value))
+        except BotError:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return {"recipient": None}
+        if payee is None:
+            dispatcher.utter_message(response="utter_unknown_payee", name=str(value))
+            return {"recipient": None, "payee_id": None}
+        return {"recipient": payee.name, "payee_id": str(payee.id)}
+
+    async def validate_transfer_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """A yes/no answer; a correction in the same message asks again."""
+        changed = tracker.slots_to_validate()
+        if "amount" in changed or "recipient" in changed:
+            return {"transfer_confirmed": None}
+        return {"transfer_confirmed": bool(value)}
+
+
+class ActionAskTransferConfirmed(Action):
+    """Asks for explicit confirmation, with the amount in the customer's format."""
+
+    def name(self) -> str:
+        return "action_ask_transfer_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> EventList:
+        amount = parse_decimal(tracker.get_slot("amount") or "")
+        dispatcher.utter_message(
+            response="utter_ask_transfer_confirmed",
+            amount=format_money(amount, language_of(tracker)) if amount else "",
+            recipient=tracker.get_slot("recipient") or "",
+        )
+        return []
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """Same conversation and same confirming message → same key, so a retry is a no-op."""
+    confirming = next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
+    raw = f"{tracker.sender_id}|{confirming.get('timestamp')}|{tracker.get_slot('amount')}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+class ActionTransfer(CustomerAction):
+    """Runs when the transfer form completes: executes a confirmed transfer."""
+
+    def name(self) -> str:
+        return "action_transfer"
+
+    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                    customer_id: str, language: str) -> EventList:
+        amount = parse_decimal(tracker.get_slot("amount") or "")
+        payee_id = tracker.get_slot("payee_id")
+        if tracker.get_slot("transfer_confirmed") is not True or not amount or not payee_id:
+            dispatcher.utter_message(response="utter_transfer_cancelled")
+            return RESET_TRANSFER
+        try:
+            result = await blocking(
+                self.repo.execute_transfer, customer_id=customer_id,
+                payee_id=int(payee_id), amount=amount,
+                idempotency_key=idempotency_key(tracker),
+                account_type=tracker.get_slot("account_type"),
+                conversation_id=tracker.sender_id,
+                max_single=get_settings().max_single_transfer,
+            )
+        except TransferRejected as exc:
+            dispatcher.utter_message(
+                response=REJECTION_REPLIES.get(exc.reason, "utter_transfer_failed"),
+                name=tracker.get_slot("recipient") or "",
+                limit=format_money(get_settings().max_single_transfer, language),
+            )
+            return RESET_TRANSFER
+        dispatcher.utter_message(
+            response="utter_transfer_done", amount=format_money(result.amount, language),
+            recipient=result.payee_name, account=result.from_account,
+            balance=format_money(result.balance_after, language),
+        )
+        return RESET_TRANSFER
+
+
+class ActionCancelTransfer(Action):
+    """Runs on `stop` inside the transfer form: nothing is sent, slots are cleared."""
+
+    def name(self) -> str:
+        return "action_cancel_transfer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> EventList:
+        dispatcher.utter_message(response="utter_transfer_cancelled")
+        return [*RESET_TRANSFER, SlotSet("requested_slot", None)]

@@ -1,0 +1,1 @@
+"""Customer-profile database: models, sessions and the repository the actions use."""

@@ -1,0 +1,202 @@
+"""SQLAlchemy models of the customer-profile database (schema owned by Alembic)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+MONEY = Numeric(14, 2)  # customers' money is Decimal, never float
+
+
+class Customer(Base):
+    """A bank customer; `risk_level` is the assessed investment risk tolerance R1-R5."""
+
+    __tablename__ = "customers"
+    id = Column(String(16), primary_key=True)
+    name_zh = Column(String(64), nullable=False)
+    name_en = Column(String(64), nullable=False)
+    preferred_language = Column(String(2), nullable=False, default="zh")
+    risk_level = Column(Integer, nullable=False, default=2)
+    tier = Column(String(16), nullable=False, default="standard")
+    phone = Column(String(32), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+    accounts = relationship("Account", back_populates="customer")
+    cards = relationship("Card", back_populates="customer")
+
+
+class Account(Base):
+    """A deposit account: ``current`` (活期) or ``savings`` (储蓄)."""
+
+    __tablename__ = "accounts"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    account_type = Column(String(16), nullable=False)
+    number = Column(String(32), nullable=False, unique=True)
+    currency = Column(String(3), nullable=False, default="CNY")
+    balance = Column(MONEY, nullable=False)
+    daily_transfer_limit = Column(MONEY, nullable=False)
+    status = Column(String(16), nullable=False, default="active")
+    opened_at = Column(DateTime(timezone=True), nullable=False)
+
+    customer = relationship("Customer", back_populates="accounts")
+
+
+class Card(Base):
+    """A debit or credit card. Only the last four digits are stored here."""
+
+    __tablename__ = "cards"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    account_id = Column(Integer, ForeignKey("accounts.id"), nullable=True)
+    card_type = Column(String(16), nullable=False)
+    product_name = Column(String(64), nullable=False)
+    last4 = Column(String(4), nullable=False)
+    status = Column(String(16), nullable=False, default="active")
+    credit_limit = Column(MONEY, nullable=True)
+    outstanding = Column(MONEY, nullable=True)
+    frozen_at = Column(DateTime(timezone=True), nullable=True)
+    freeze_reason = Column(String(32), nullable=True)
+
+    customer = relationship("Customer", back_populates="cards")
+
+
+class Payee(Base):
+    """A saved recipient. `aliases` is a `|`-separated list (妈妈|老妈|我妈|mom)."""
+
+    __tablename__ = "payees"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    name = Column(String(64), nullable=False)
+    aliases = Column(String(255), nullable=False, default="")
+    bank_name = Column(String(64), nullable=False)
+    account_number = Column(String(32), nullable=False)
+    account_id = Column(Integer, ForeignKey("accounts.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class Merchant(Base):
+    """Merchant master data with display names in both languages."""
+
+    __tablename__ = "merchants"
+    key = Column(String(32), primary_key=True)
+    name_zh = Column(String(64), nullable=False)
+    name_en = Column(String(64), nullable=False)
+    category = Column(String(32), ForeignKey("categories.key"), nullable=False)
+
+
+class Category(Base):
+    """Spending or income category with display names in both languages."""
+
+    __tablename__ = "categories"
+    key = Column(String(32), primary_key=True)
+    name_zh = Column(String(32), nullable=False)
+    name_en = Column(String(32), nullable=False)
+
+
+class Transfer(Base):
+    """A customer transfer; `idempotency_key` makes a retried request a no-op."""
+
+    __tablename__ = "transfers"
+    id = Column(Integer, primary_key=True)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    from_account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False)
+    payee_id = Column(Integer, ForeignKey("payees.id"), nullable=False)
+    amount = Column(MONEY, nullable=False)
+    currency = Column(String(3), nullable=False, default="CNY")
+    status = Column(String(16), nullable=False)
+    conversation_id = Column(String(255), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class Transaction(Base):
+    """A posted account movement: negative amounts leave the account."""
+
+    __tablename__ = "transactions"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False)
+    account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False)
+    card_id = Column(Integer, ForeignKey("cards.id"), nullable=True)
+    posted_at = Column(DateTime(timezone=True), nullable=False)
+    amount = Column(MONEY, nullable=False)
+    currency = Column(String(3), nullable=False, default="CNY")
+    merchant_key = Column(String(32), ForeignKey("merchants.key"), nullable=True)
+    category = Column(String(32), ForeignKey("categories.key"), nullable=False)
+    description = Column(String(128), nullable=False, default="")
+    transfer_id = Column(Integer, ForeignKey("transfers.id"), nullable=True)
+
+    __table_args__ = (Index("ix_transactions_customer_posted", "customer_id", "posted_at"),)
+
+
+class ChannelIdentity(Base):
+    """Which channel identities (app, web, shell conversation) belong to a customer."""
+
+    __tablename__ = "channel_identities"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    external_id = Column(String(255), nullable=False)
+    first_seen_at = Column(DateTime(timezone=True), nullable=False)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+
+class Interaction(Base):
+    """One customer conversation on one channel: topic, outcome and pending task."""
+
+    __tablename__ = "interactions"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    topic = Column(String(32), nullable=True)
+    outcome = Column(String(32), nullable=True)
+    pending_task = Column(String(64), nullable=True)
+    started_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class MortgageRate(Base):
+    """One row of a versioned mortgage rate table (annual rate in percent)."""
+
+    __tablename__ = "mortgage_rates"
+    id = Column(Integer, primary_key=True)
+    version = Column(String(16), nullable=False)
+    effective_from = Column(Date, nullable=False)
+    home_status = Column(String(16), nullable=False)
+    min_term_years = Column(Integer, nullable=False)
+    max_term_years = Column(Integer, nullable=False)
+    annual_rate = Column(Numeric(6, 4), nullable=False)
+
+    __table_args__ = (UniqueConstraint("version", "home_status", "min_term_years"),)
+
+
+class WealthProduct(Base):
+    """A wealth-management product with its risk level (R1-R5) and terms."""
+
+    __tablename__ = "wealth_products"
+    code = Column(String(16), primary_key=True)
+    name_zh = Column(String(64), nullable=False)
+    name_en = Column(String(64), nullable=False)
+    risk_level = Column(Integer, nullable=False)
+    term_days = Column(Integer, nullable=False)  # 0 = redeemable any working day
+    min_amount = Column(MONEY, nullable=False)
+    benchmark = Column(String(32), nullable=False)  # "performance benchmark", not a promise
+    is_active = Column(Boolean, nullable=False, default=True)
+    description = Column(Text, nullable=False, default="")

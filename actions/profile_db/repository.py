@@ -1,0 +1,602 @@
+"""Typed reads and writes of the profile database; returns frozen dataclasses only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from actions.errors import ServiceUnavailable, TransferRejected
+from actions.money import quantize
+from actions.profile_db import models as m
+from actions.profile_db.session import session_scope
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """Who the customer is, for greetings and decisions."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    preferred_language: str
+    risk_level: int
+    tier: str
+
+    def name(self, language: str) -> str:
+        """The customer's name in a language."""
+        return self.name_zh if language == "zh" else self.name_en
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """A deposit account as shown to its owner."""
+
+    id: int
+    account_type: str
+    masked_number: str
+    currency: str
+    balance: Decimal
+    daily_transfer_limit: Decimal
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A card as shown to its owner (never the full number)."""
+
+    id: int
+    card_type: str
+    product_name: str
+    last4: str
+    status: str
+    credit_limit: Decimal | None
+    available_credit: Decimal | None
+
+
+@dataclass(frozen=True)
+class PayeeView:
+    """A saved recipient."""
+
+    id: int
+    name: str
+    bank_name: str
+    masked_account: str
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """The outcome of a transfer; `replayed` when the same request came twice."""
+
+    transfer_id: int
+    amount: Decimal
+    payee_name: str
+    from_account: str
+    balance_after: Decimal
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class TransactionLine:
+    """One transaction in a search result."""
+
+    posted_on: date
+    merchant_zh: str
+    merchant_en: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class TransactionSearch:
+    """Totals and the largest items of a transaction search."""
+
+    start: date
+    end: date
+    count: int
+    spent: Decimal
+    received: Decimal
+    top: tuple[TransactionLine, ...]
+
+
+@dataclass(frozen=True)
+class SpendingProfile:
+    """Three months of money flow, the input of a wealth recommendation."""
+
+    total_balance: Decimal
+    monthly_income: Decimal
+    monthly_spending: Decimal
+    months: int
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One band of the mortgage rate table."""
+
+    version: str
+    home_status: str
+    min_term_years: int
+    max_term_years: int
+    annual_rate: Decimal
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """A wealth product, with names in both languages."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    risk_level: int
+    term_days: int
+    min_amount: Decimal
+    benchmark: str
+
+
+@dataclass(frozen=True)
+class DisplayName:
+    """A merchant or category name in both languages."""
+
+    key: str
+    name_zh: str
+    name_en: str
+
+
+def mask_number(number: str, keep: int = 4) -> str:
+    """Show only the last `keep` digits: ``**** 1234``."""
+    digits = re.sub(r"\D", "", number)
+    return f"**** {digits[-keep:]}" if digits else "****"
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\s,.!?，。！？、:：'\"]+", "", text).lower()
+
+
+class ProfileRepository:
+    """All profile-database access of the actions, one session per call."""
+
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _scope(self):  # type: ignore[no-untyped-def]
+        return session_scope(self._engine)
+
+    def _run(self, work: Callable[[Session], object]) -> object:
+        try:
+            with self._scope() as session:
+                return work(session)
+        except OperationalError as exc:
+            raise ServiceUnavailable("profile database unavailable") from exc
+
+    # --- customers -------------------------------------------------------------
+    def get_customer(self, customer_id: str) -> CustomerProfile | None:
+        """The profile of a customer, or None for an unknown id."""
+
+        def work(s: Session) -> CustomerProfile | None:
+            c = s.get(m.Customer, customer_id)
+            if c is None:
+                return None
+            return CustomerProfile(c.id, c.name_zh, c.name_en, c.preferred_language,
+                                   c.risk_level, c.tier)
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def accounts(self, customer_id: str) -> list[AccountView]:
+        """The customer's active deposit accounts, current account first."""
+
+        def work(s: Session) -> list[AccountView]:
+            rows = s.execute(
+                select(m.Account)
+                .where(m.Account.customer_id == customer_id, m.Account.status == "active")
+                .order_by(m.Account.account_type, m.Account.id)
+            ).scalars()
+            return [_account_view(a) for a in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def cards(self, customer_id: str) -> list[CardView]:
+        """The customer's cards (any status), credit cards first."""
+
+        def work(s: Session) -> list[CardView]:
+            rows = s.execute(
+                select(m.Card).where(m.Card.customer_id == customer_id)
+                .order_by(m.Card.card_type, m.Card.id)
+            ).scalars()
+            return [_card_view(c) for c in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def freeze_cards(self, customer_id: str, card_type: str | None) -> list[CardView]:
+        """Freeze the customer's active cards of a type (all types for None or "all").
+
+        Freezing is idempotent: an already frozen card is reported, not changed.
+
+        Returns:
+            The matching cards after the change.
+        """
+
+        def work(s: Session) -> list[CardView]:
+            query = select(m.Card).where(m.Card.customer_id == customer_id)
+            if card_type and card_type != "all":
+                query = query.where(m.Card.card_type == card_type)
+            cards = list(s.execute(query.order_by(m.Card.id)).scalars())
+            for card in cards:
+                if card.status == "active":
+                    card.status = "frozen"
+                    card.frozen_at = self._clock()
+                    card.freeze_reason = "reported_lost"
+            s.flush()
+            return [_card_view(c) for c in cards]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    # --- payees and transfers ------------------------------------------------------
+    def find_payee(self, customer_id: str, text: str) -> PayeeView | None:
+        """Find the saved payee a customer means ("张伟", "给我妈", "to Alice").
+
+        Args:
+            customer_id: the owner of the payee list.
+            text: a name, nickname, or a short phrase containing one.
+
+        Returns:
+            The payee whose name or alias matches best (longest match), or None.
+        """
+        wanted = _norm(text)
+        if not wanted:
+            return None
+
+        def work(s: Session) -> PayeeView | None:
+            best: tuple[int, m.Payee] | None = None
+            for payee in s.execute(
+                select(m.Payee).where(m.Payee.customer_id == customer_id)
+            ).scalars():
+                for alias in [payee.name, *payee.aliases.split("|")]:
+                    key = _norm(alias)
+                    if key and (key == wanted or key in wanted) and (
+                        best is None or len(key) > best[0]
+                    ):
+                        best = (len(key), payee)
+            if best is None:
+                return None
+            p = best[1]
+            return PayeeView(p.id, p.name, p.bank_name, mask_number(p.account_number))
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def transferred_today(self, account_id: int, today_start: datetime) -> Decimal:
+        """Sum of completed transfers from an account since `today_start`."""
+
+        def work(s: Session) -> Decimal:
+            total = s.execute(
+                select(func.coalesce(func.sum(m.Transfer.amount), 0)).where(
+                    m.Transfer.from_account_id == account_id,
+                    m.Transfer.status == "completed",
+                    m.Transfer.created_at >= today_start,
+                )
+            ).scalar_one()
+            return quantize(Decimal(total))
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def execute_transfer(
+        self,
+        *,
+        customer_id: str,
+        payee_id: int,
+        amount: Decimal,
+        idempotency_key: str,
+        account_type: str | None = None,
+        conversation_id: str | None = None,
+        today_start: datetime | None = None,
+        max_single: Decimal | None = None,
+    ) -> TransferResult:
+        """Move money to a saved payee: debit and credit in one database transaction.
+
+        The same `idempotency_key` returns the first result instead of paying twice.
+
+        Raises:
+            TransferRejected: reason ``invalid_amount``, ``no_account``,
+                ``unknown_payee``, ``insufficient_funds``, ``over_single_limit`` or
+                ``daily_limit``.
+        """
+        amount = quantize(amount)
+        if amount <= 0:
+            raise TransferRejected("invalid_amount")
+        if max_single is not None and amount > max_single:
+            raise TransferRejected("over_single_limit")
+        day_start = today_start or datetime.combine(
+            self._clock().date(), time.min, tzinfo=timezone.utc
+        )
+
+        def work(s: Session) -> TransferResult:
+            existing = s.execute(
+                select(m.Transfer).where(m.Transfer.idempotency_key == idempotency_key)
+            ).scalar_one_or_none()
+            if existing is not None:
+                return _replayed(s, existing)
+            source = _source_account(s, customer_id, account_type)
+            payee = s.execute(
+                select(m.Payee).where(m.Payee.id == payee_id,
+                                      m.Payee.customer_id == customer_id)
+            ).scalar_one_or_none()
+            if payee is None:
+                raise TransferRejected("unknown_payee")
+            if source.balance < amount:
+                raise TransferRejected("insufficient_funds")
+            sent_today = s.execute(
+                select(func.coalesce(func.sum(m.Transfer.amount), 0)).where(
+                    m.Transfer.from_account_id == source.id,
+                    m.Transfer.status == "completed",
+                    m.Transfer.created_at >= day_start,
+                )
+            ).scalar_one()
+            if Decimal(sent_today) + amount > source.daily_transfer_limit:
+                raise TransferRejected("daily_limit")
+            now = self._clock()
+            transfer = m.Transfer(
+                idempotency_key=idempotency_key, customer_id=customer_id,
+                from_account_id=source.id, payee_id=payee.id, amount=amount,
+                status="completed", conversation_id=conversation_id, created_at=now,
+            )
+            s.add(transfer)
+            s.flush()
+            source.balance = source.balance - amount
+            s.add(m.Transaction(
+                customer_id=customer_id, account_id=source.id, posted_at=now,
+                amount=-amount, category="transfer", transfer_id=transfer.id,
+                description=f"transfer to {payee.name}",
+            ))
+            credit = s.get(m.Account, payee.account_id) if payee.account_id else None
+            if credit is None:
+                # External payee: the bank's clearing account takes the credit leg.
+                credit = _clearing_account(s)
+            credit.balance = credit.balance + amount
+            s.add(m.Transaction(
+                customer_id=credit.customer_id, account_id=credit.id, posted_at=now,
+                amount=amount, category="transfer", transfer_id=transfer.id,
+                description=f"transfer from {customer_id}",
+            ))
+            s.flush()
+            return TransferResult(transfer.id, amount, payee.name,
+                                  mask_number(source.number), quantize(source.balance),
+                                  replayed=False)
+
+        try:
+            return self._run(work)  # type: ignore[return-value]
+        except IntegrityError:
+            # A concurrent retry with the same key won the race: report its result.
+            def replay(s: Session) -> TransferResult:
+                existing = s.execute(select(m.Transfer).where(
+                    m.Transfer.idempotency_key == idempotency_key)).scalar_one()
+                return _replayed(s, existing)
+
+            return self._run(replay)  # type: ignore[return-value]
+
+    # --- transactions, wealth, rates --------------------------------------------------
+    def search_transactions(
+        self,
+        customer_id: str,
+        start: date,
+        end: date,
+        merchant: str | None = None,
+        category: str | None = None,
+        top: int = 3,
+    ) -> TransactionSearch:
+        """Totals of a customer's transactions in [start, end], optionally filtered."""
+        lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
+        hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+
+        def work(s: Session) -> TransactionSearch:
+            conds = [m.Transaction.customer_id == customer_id,
+                     m.Transaction.posted_at >= lo, m.Transaction.posted_at < hi]
+            if merchant:
+                conds.append(m.Transaction.merchant_key == merchant)
+            if category:
+                conds.append(m.Transaction.category == category)
+            where = and_(*conds)
+            count, spent, received = s.execute(
+                select(
+                    func.count(m.Transaction.id),
+                    func.coalesce(func.sum(m.Transaction.amount).filter(
+                        m.Transaction.amount < 0), 0),
+                    func.coalesce(func.sum(m.Transaction.amount).filter(
+                        m.Transaction.amount > 0), 0),
+                ).where(where)
+            ).one()
+            rows = s.execute(
+                select(m.Transaction, m.Merchant)
+                .outerjoin(m.Merchant, m.Merchant.key == m.Transaction.merchant_key)
+                .where(where, m.Transaction.amount < 0)
+                .order_by(m.Transaction.amount, m.Transaction.posted_at.desc())
+                .limit(top)
+            ).all()
+            lines = tuple(
+                TransactionLine(
+                    t.posted_at.date(),
+                    mer.name_zh if mer else t.description,
+                    mer.name_en if mer else t.description,
+                    quantize(-Decimal(t.amount)),
+                )
+                for t, mer in rows
+            )
+            return TransactionSearch(start, end, int(count), quantize(-Decimal(spent)),
+                                     quantize(Decimal(received)), lines)
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def spending_profile(self, customer_id: str, since: date, months: int = 3
+                         ) -> SpendingProfile:
+        """Average monthly income and spending since `since`, and total balance."""
+        lo = datetime.combine(since, time.min, tzinfo=timezone.utc)
+
+        def work(s: Session) -> SpendingProfile:
+            income, spending = s.execute(
+                select(
+                    func.coalesce(func.sum(m.Transaction.amount).filter(
+                        m.Transaction.amount > 0), 0),
+                    func.coalesce(func.sum(m.Transaction.amount).filter(
+                        m.Transaction.amount < 0), 0),
+                ).where(m.Transaction.customer_id == customer_id,
+                        m.Transaction.posted_at >= lo)
+            ).one()
+            balance = s.execute(
+                select(func.coalesce(func.sum(m.Account.balance), 0)).where(
+                    m.Account.customer_id == customer_id, m.Account.status == "active")
+            ).scalar_one()
+            return SpendingProfile(
+                quantize(Decimal(balance)), quantize(Decimal(income) / months),
+                quantize(-Decimal(spending) / months), months,
+            )
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def wealth_products(self, max_risk: int) -> list[ProductView]:
+        """Active products at or below a risk level, lowest risk first."""
+
+        def work(s: Session) -> list[ProductView]:
+            rows = s.execute(
+                select(m.WealthProduct)
+                .where(m.WealthProduct.is_active.is_(True),
+                       m.WealthProduct.risk_level <= max_risk)
+                .order_by(m.WealthProduct.risk_level, m.WealthProduct.term_days)
+            ).scalars()
+            return [ProductView(p.code, p.name_zh, p.name_en, p.risk_level, p.term_days,
+                                quantize(p.min_amount), p.benchmark) for p in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def mortgage_rates(self, home_status: str, on: date) -> list[RateRow]:
+        """The bands of the newest rate-table version in force on a date."""
+
+        def work(s: Session) -> list[RateRow]:
+            version = s.execute(
+                select(m.MortgageRate.version)
+                .where(m.MortgageRate.effective_from <= on)
+                .order_by(m.MortgageRate.effective_from.desc()).limit(1)
+            ).scalar_one_or_none()
+            if version is None:
+                return []
+            rows = s.execute(
+                select(m.MortgageRate)
+                .where(m.MortgageRate.version == version,
+                       m.MortgageRate.home_status == home_status)
+                .order_by(m.MortgageRate.min_term_years)
+            ).scalars()
+            return [RateRow(r.version, r.home_status, r.min_term_years, r.max_term_years,
+                            Decimal(r.annual_rate)) for r in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def display_name(self, kind: str, key: str) -> DisplayName | None:
+        """Bilingual display name of a merchant or category key."""
+        model = m.Merchant if kind == "merchant" else m.Category
+
+        def work(s: Session) -> DisplayName | None:
+            row = s.get(model, key)
+            return DisplayName(row.key, row.name_zh, row.name_en) if row else None
+
+        return self._run(work)  # type: ignore[return-value]
+
+    # --- channels and interactions -----------------------------------------------------
+    def record_channel_identity(self, customer_id: str, channel: str, external_id: str
+                                ) -> None:
+        """Remember that a channel identity (conversation id) belongs to a customer."""
+
+        def work(s: Session) -> None:
+            now = self._clock()
+            row = s.execute(select(m.ChannelIdentity).where(
+                m.ChannelIdentity.channel == channel,
+                m.ChannelIdentity.external_id == external_id)).scalar_one_or_none()
+            if row is None:
+                s.add(m.ChannelIdentity(customer_id=customer_id, channel=channel,
+                                        external_id=external_id, first_seen_at=now,
+                                        last_seen_at=now))
+            else:
+                row.last_seen_at = now
+
+        self._run(work)
+
+    def record_interaction(
+        self,
+        *,
+        customer_id: str,
+        conversation_id: str,
+        channel: str,
+        topic: str | None,
+        outcome: str | None,
+        pending_task: str | None = None,
+    ) -> None:
+        """Upsert the interaction-history row of a conversation."""
+
+        def work(s: Session) -> None:
+            now = self._clock()
+            row = s.execute(
+                select(m.Interaction).where(
+                    m.Interaction.conversation_id == conversation_id,
+                    m.Interaction.customer_id == customer_id,
+                ).order_by(m.Interaction.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if row is None:
+                row = m.Interaction(customer_id=customer_id, conversation_id=conversation_id,
+                                    channel=channel, started_at=now)
+                s.add(row)
+            row.channel, row.topic, row.outcome = channel, topic, outcome
+            row.pending_task, row.updated_at = pending_task, now
+
+        self._run(work)
+
+
+def _account_view(a: m.Account) -> AccountView:
+    return AccountView(a.id, a.account_type, mask_number(a.number), a.currency,
+                       quantize(a.balance), quantize(a.daily_transfer_limit))
+
+
+def _card_view(c: m.Card) -> CardView:
+    available = None
+    if c.credit_limit is not None:
+        available = quantize(c.credit_limit - (c.outstanding or Decimal("0")))
+    return CardView(c.id, c.card_type, c.product_name, c.last4, c.status,
+                    quantize(c.credit_limit) if c.credit_limit is not None else None,
+                    available)
+
+
+def _source_account(s: Session, customer_id: str, account_type: str | None) -> m.Account:
+    query = select(m.Account).where(m.Account.customer_id == customer_id,
+                                    m.Account.status == "active")
+    query = query.where(m.Account.account_type == (account_type or "current"))
+    # Lock the row on PostgreSQL so two concurrent transfers cannot overdraw it.
+    account = s.execute(query.order_by(m.Account.id).limit(1).with_for_update()
+                        ).scalar_one_or_none()
+    if account is None:
+        raise TransferRejected("no_account")
+    return account
+
+
+def _clearing_account(s: Session) -> m.Account:
+    account = s.execute(select(m.Account).where(m.Account.account_type == "clearing")
+                        .limit(1).with_for_update()).scalar_one_or_none()
+    if account is None:
+        raise TransferRejected("no_account", "the bank's clearing account is missing")
+    return account
+
+
+def _replayed(s: Session, t: m.Transfer) -> TransferResult:
+    source = s.get(m.Account, t.from_account_id)
+    payee = s.get(m.Payee, t.payee_id)
+    return TransferResult(t.id, quantize(t.amount), payee.name if payee else "",
+                          mask_number(source.number) if source else "",
+                          quantize(source.balance) if source else Decimal("0"),
+                          replayed=True)

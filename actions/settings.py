@@ -1,0 +1,87 @@
+"""One place that reads the environment: every other module asks `get_settings()`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_JWT_SECRET = "finassist-dev-secret-change-me"  # noqa: S105 - dev default, refused in production
+
+
+class SettingsError(ValueError):
+    """The environment describes an unusable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of the action server, the seed command and the tools."""
+
+    env: str = "dev"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'finassist.db'}"
+    jwt_secret: str = field(default=DEV_JWT_SECRET, repr=False)
+    token_ttl_minutes: int = 60
+    timezone: str = "Asia/Shanghai"
+    max_single_transfer: Decimal = Decimal("200000.00")
+    shell_identity: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        """Production refuses development defaults such as the demo JWT secret."""
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Build settings from environment variables, failing fast on bad values.
+
+        Args:
+            env: the environment to read (``os.environ`` by default).
+
+        Returns:
+            Validated settings.
+
+        Raises:
+            SettingsError: a value is malformed, or production runs with a dev secret.
+        """
+        defaults = cls()
+        app_env = env.get("FINASSIST_ENV", defaults.env).strip().lower() or "dev"
+        if app_env not in {"dev", "test", "production"}:
+            raise SettingsError(f"FINASSIST_ENV must be dev, test or production, not {app_env!r}")
+        secret = env.get("FINASSIST_JWT_SECRET", "").strip() or defaults.jwt_secret
+        if app_env == "production" and (secret == DEV_JWT_SECRET or len(secret) < 32):
+            raise SettingsError(
+                "FINASSIST_JWT_SECRET must be set to a random value of 32+ characters "
+                "in production"
+            )
+        try:
+            ttl = int(env.get("FINASSIST_TOKEN_TTL_MIN", defaults.token_ttl_minutes))
+            max_single = Decimal(
+                env.get("FINASSIST_MAX_SINGLE_TRANSFER", str(defaults.max_single_transfer))
+            )
+        except (ValueError, InvalidOperation) as exc:
+            raise SettingsError(f"malformed numeric setting: {exc}") from exc
+        if ttl <= 0 or max_single <= 0:
+            raise SettingsError("token TTL and transfer maximum must be positive")
+        return cls(
+            env=app_env,
+            database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
+            jwt_secret=secret,
+            token_ttl_minutes=ttl,
+            timezone=env.get("FINASSIST_TZ", defaults.timezone),
+            max_single_transfer=max_single,
+            # Impersonation through `rasa shell` is a tester convenience, never production.
+            shell_identity=app_env != "production"
+            and env.get("FINASSIST_SHELL_IDENTITY", "true").lower() != "false",
+            log_level=env.get("FINASSIST_LOG_LEVEL", defaults.log_level).upper(),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once from the environment."""
+    return Settings.from_env()

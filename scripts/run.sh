@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server (REST + socket.io) and wait; Ctrl-C stops both.
+# Called by `make run` after install, train-if-stale and seed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p logs
+: "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}"
+# The Rasa HTTP API (/status, /conversations, ...) is on, but only with this token.
+: "${RASA_API_TOKEN:=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
+export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD"
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+wait_for() {  # url seconds name
+  for _ in $(seq "$2"); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  echo "run: $3 did not become ready at $1; see logs/" >&2
+  exit 1
+}
+
+.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server"
+
+.venv/bin/rasa run --model models/finassist.tar.gz --endpoints endpoints.yml \
+  --credentials credentials.yml --port "$RASA_PORT" --cors "*" \
+  --enable-api --auth-token "$RASA_API_TOKEN" >logs/rasa.log 2>&1 &
+pids+=($!)
+# /status answers 200 only once the model is loaded (a failed load still answers 409).
+wait_for "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" 180 "Rasa server"
+token=$(.venv/bin/python scripts/issue_token.py C001)
+cat <<MSG
+
+FinAssist is running.
+  Rasa server    http://127.0.0.1:$RASA_PORT   (REST: /webhooks/rest/webhook, socket.io: /socket.io)
+  Action server  http://127.0.0.1:$ACTIONS_PORT
+  Logs           logs/rasa.log, logs/actions.log
+
+Chat as demo customer C001 (李明) over REST:
+  curl -s http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+    -d '{"sender": "demo-1", "message": "查一下余额", "metadata": {"auth_token": "$token"}}'
+Other customers: make token CUSTOMER=C002 (English) or C003.  Testers: make shell CUSTOMER=C002
+Ctrl-C stops both servers.
+MSG
+wait -n "${pids[@]}"
