@@ -20,9 +20,23 @@ DEFAULT_LEXICON = Path(__file__).resolve().parent.parent / "addons" / "lexicon.y
 _LATIN = re.compile(r"^[\x00-\x7f]+$")
 _TERM_ZH = re.compile(r"(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,3})\s?年(?:期)?")
 _TERM_EN = re.compile(r"\b(?P<n>\d{1,2})[\s-]?(?:years?|yrs?|yr)\b", re.IGNORECASE)
-_PERIOD_ZH = re.compile(r"(?:最近|近|过去)(?P<n>\d{1,3}|[一二两三四五六七八九十]{1,3})\s?(?P<u>天|日|周|个星期|个月)")
-_PERIOD_EN = re.compile(r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b", re.IGNORECASE)
-_DAYS_PER_UNIT = {"天": 1, "日": 1, "周": 7, "个星期": 7, "个月": 30, "day": 1, "week": 7, "month": 30}
+_PERIOD_ZH = re.compile(
+    r"(?:最近|近|过去)(?P<n>\d{1,3}|[一二两三四五六七八九十]{1,3})\s?(?P<u>天|日|周|个星期|个月)"
+)
+_PERIOD_EN = re.compile(
+    r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b",
+    re.IGNORECASE,
+)
+_DAYS_PER_UNIT = {
+    "天": 1,
+    "日": 1,
+    "周": 7,
+    "个星期": 7,
+    "个月": 30,
+    "day": 1,
+    "week": 7,
+    "month": 30,
+}
 MAX_LOAN_TERM_YEARS = 30
 
 
@@ -37,8 +51,14 @@ class Entity:
 
     def as_rasa(self, extractor: str) -> dict[str, Any]:
         """The dict Rasa stores in a message's ``entities`` list."""
-        return {"entity": self.entity, "value": self.value, "start": self.start,
-                "end": self.end, "confidence_entity": 1.0, "extractor": extractor}
+        return {
+            "entity": self.entity,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+            "confidence_entity": 1.0,
+            "extractor": extractor,
+        }
 
 
 class EntityLexicon:
@@ -53,9 +73,16 @@ class EntityLexicon:
         ]
         forms.sort(key=lambda f: len(f[0]), reverse=True)
         self._patterns = [
-            (re.compile(
-                rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])" if _LATIN.match(form)
-                else re.escape(form), re.IGNORECASE), entity, value)
+            (
+                re.compile(
+                    rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
+                    if _LATIN.match(form)
+                    else re.escape(form),
+                    re.IGNORECASE,
+                ),
+                entity,
+                value,
+            )
             for form, entity, value in forms
         ]
 
@@ -91,7 +118,9 @@ class EntityLexicon:
                 found.append(Entity("loan_term", str(years), *span))
         for amount in find_amounts(text):
             if free(amount.start, amount.end):
-                found.append(Entity("amount", str(amount.value), amount.start, amount.end))
+                found.append(
+                    Entity("amount", str(amount.value), amount.start, amount.end)
+                )
         return sorted(found, key=lambda e: e.start)
 
 
@@ -104,7 +133,11 @@ def _loan_terms(text: str) -> Iterable[tuple[tuple[int, int], int]]:
         for m in pattern.finditer(text):
             years = _number(m.group("n"))
             # 近3年 is a period and 2026年 a date; a loan term is 1-30 whole years.
-            if years and 1 <= years <= MAX_LOAN_TERM_YEARS and text[max(0, m.start() - 1):m.start()] not in {"近", "前"}:
+            if (
+                years
+                and 1 <= years <= MAX_LOAN_TERM_YEARS
+                and text[max(0, m.start() - 1) : m.start()] not in {"近", "前"}
+            ):
                 yield (m.start(), m.end()), years
 
 

@@ -15,8 +15,9 @@ _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 SHELL_CHANNEL = "cmdline"
 
 
-def issue_token(customer_id: str, secret: str, ttl_minutes: int,
-                now: datetime | None = None) -> str:
+def issue_token(
+    customer_id: str, secret: str, ttl_minutes: int, now: datetime | None = None
+) -> str:
     """Sign a login token for a customer (what the bank's app would hold).
 
     Args:
@@ -29,8 +30,12 @@ def issue_token(customer_id: str, secret: str, ttl_minutes: int,
         The encoded JWT.
     """
     issued = now or datetime.now(timezone.utc)
-    claims = {"sub": customer_id, "iss": ISSUER, "iat": issued,
-              "exp": issued + timedelta(minutes=ttl_minutes)}
+    claims = {
+        "sub": customer_id,
+        "iss": ISSUER,
+        "iat": issued,
+        "exp": issued + timedelta(minutes=ttl_minutes),
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -39,8 +44,13 @@ def verify_token(token: Any, secret: str) -> str | None:
     if not isinstance(token, str) or not _JWT_SHAPE.match(token):
         return None
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["exp", "sub", "iss"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
     except jwt.PyJWTError:
         return None
     subject = claims.get("sub")

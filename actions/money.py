@@ -11,14 +11,43 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "俩": 2, "三": 3,
-              "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "幺": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _EN_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "a": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "a": 1,
 }
 
 _CURRENCY_BEFORE = r"(?:¥|￥|\$|rmb\s?|cny\s?|usd\s?)"
@@ -80,8 +109,9 @@ def chinese_to_int(text: str) -> int | None:
     Returns:
         The value, or None when the text is not a well-formed numeral.
     """
-    if not text or any(c not in _CN_DIGITS and c not in _CN_UNITS and c not in _CN_BIG
-                       for c in text):
+    if not text or any(
+        c not in _CN_DIGITS and c not in _CN_UNITS and c not in _CN_BIG for c in text
+    ):
         return None
     total, section, digit = 0, 0, None
     last_unit, after_zero = 1, False
@@ -107,16 +137,24 @@ def chinese_to_int(text: str) -> int | None:
 
 
 def _scaled(number: Decimal, scale: str | None) -> Decimal:
-    factors = {"k": 1000, "grand": 1000, "thousand": 1000, "千": 1000, "hundred": 100,
-               "百": 100, "w": 10_000, "万": 10_000}
+    factors = {
+        "k": 1000,
+        "grand": 1000,
+        "thousand": 1000,
+        "千": 1000,
+        "hundred": 100,
+        "百": 100,
+        "w": 10_000,
+        "万": 10_000,
+    }
     return number * factors[scale.lower()] if scale else number
 
 
 def find_amounts(text: str) -> list[AmountMatch]:
     """Find money amounts in Chinese or English text.
 
-    Bare numbers followed by a date, term or count word (30年, 3个月, 2套) are not money,
-    nor are digit runs long enough to be a card or account number.
+    Bare numbers followed by a date, term or count word (30年, 3个月, 2套) are
+    not money, nor are digit runs long enough to be a card or account number.
 
     Args:
         text: the customer's message.
@@ -139,26 +177,31 @@ def find_amounts(text: str) -> list[AmountMatch]:
         digits = m.group("num").replace(",", "")
         if len(digits.split(".")[0]) > _MAX_PLAIN_DIGITS:
             continue
-        if not m.group("scale") and not m.group("cur2") and _NOT_MONEY_AFTER.match(
-            text[m.end("num"):]
+        if (
+            not m.group("scale")
+            and not m.group("cur2")
+            and _NOT_MONEY_AFTER.match(text[m.end("num") :])
         ):
             continue
-        if text[m.end():m.end() + 1] in {"年", "月", "号", "日"}:
+        if text[m.end() : m.end() + 1] in {"年", "月", "号", "日"}:
             continue
         add(m.start(), m.end(), _scaled(Decimal(digits), m.group("scale")))
     for m in _CHINESE.finditer(text):
         core = m.group().rstrip("块钱元")
         has_currency = len(core) < len(m.group())
         value = chinese_to_int(core)
-        if value is None or _NOT_MONEY_AFTER.match(text[m.end():]):
+        if value is None or _NOT_MONEY_AFTER.match(text[m.end() :]):
             continue
         # 一下, 三 and 二套 are not money: demand a currency word or a value of 10+.
         if value < 10 and not has_currency:
             continue
         add(m.start(), m.end(), Decimal(value))
     for m in _ENGLISH.finditer(text):
-        add(m.start(), m.end(), _scaled(Decimal(_EN_WORDS[m.group("word").lower()]),
-                                        m.group("scale")))
+        add(
+            m.start(),
+            m.end(),
+            _scaled(Decimal(_EN_WORDS[m.group("word").lower()]), m.group("scale")),
+        )
     return sorted(found, key=lambda a: a.start)
 
 

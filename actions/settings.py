@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEV_JWT_SECRET = "finassist-dev-secret-change-me"  # noqa: S105 - dev default, refused in production
+DEV_JWT_SECRET = "finassist-development-secret-never-use-in-production"
 
 
 class SettingsError(ValueError):
@@ -51,7 +51,9 @@ class Settings:
         defaults = cls()
         app_env = env.get("FINASSIST_ENV", defaults.env).strip().lower() or "dev"
         if app_env not in {"dev", "test", "production"}:
-            raise SettingsError(f"FINASSIST_ENV must be dev, test or production, not {app_env!r}")
+            raise SettingsError(
+                f"FINASSIST_ENV must be dev, test or production, not {app_env!r}"
+            )
         secret = env.get("FINASSIST_JWT_SECRET", "").strip() or defaults.jwt_secret
         if app_env == "production" and (secret == DEV_JWT_SECRET or len(secret) < 32):
             raise SettingsError(
@@ -61,7 +63,9 @@ class Settings:
         try:
             ttl = int(env.get("FINASSIST_TOKEN_TTL_MIN", defaults.token_ttl_minutes))
             max_single = Decimal(
-                env.get("FINASSIST_MAX_SINGLE_TRANSFER", str(defaults.max_single_transfer))
+                env.get(
+                    "FINASSIST_MAX_SINGLE_TRANSFER", str(defaults.max_single_transfer)
+                )
             )
         except (ValueError, InvalidOperation) as exc:
             raise SettingsError(f"malformed numeric setting: {exc}") from exc
@@ -74,7 +78,7 @@ class Settings:
             token_ttl_minutes=ttl,
             timezone=env.get("FINASSIST_TZ", defaults.timezone),
             max_single_transfer=max_single,
-            # Impersonation through `rasa shell` is a tester convenience, never production.
+            # Impersonation through `rasa shell` is for testers, never production.
             shell_identity=app_env != "production"
             and env.get("FINASSIST_SHELL_IDENTITY", "true").lower() != "false",
             log_level=env.get("FINASSIST_LOG_LEVEL", defaults.log_level).upper(),

@@ -26,8 +26,9 @@ class Recommendation:
     products: tuple[ProductView, ...]
 
 
-def recommend(profile: SpendingProfile, risk_level: int,
-              products: Sequence[ProductView]) -> Recommendation:
+def recommend(
+    profile: SpendingProfile, risk_level: int, products: Sequence[ProductView]
+) -> Recommendation:
     """Choose up to three products for a customer.
 
     A liquid product first (the reserve stays reachable), then the longest-term product

@@ -1,1 +1,1 @@
-"""Custom Rasa NLU components for FinAssist (loaded by the Rasa server, not the action server)."""
+"""Custom Rasa NLU components for FinAssist (loaded by the Rasa server only)."""

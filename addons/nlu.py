@@ -1,7 +1,7 @@
 """FinAssist's custom NLU components: language detection and rule-based bank entities.
 
-Both are non-trainable: the model stores only their class path and config, so editing the
-code or `addons/lexicon.yml` takes effect on restart without retraining.
+Both are non-trainable: the model stores only their class path and config, so a change
+to this code or to `addons/lexicon.yml` takes effect on restart, without retraining.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.entities import DEFAULT_LEXICON, EntityLexicon
-from actions.language import detect_language
+from actions.language import written_language
 
 LANGUAGE_KEY = "language"
 
 
-def _replace_entities(message: Message, names: set[str], new: list[dict[str, Any]]) -> None:
+def _replace_entities(
+    message: Message, names: set[str], new: list[dict[str, Any]]
+) -> None:
     kept = [e for e in message.get(ENTITIES) or [] if e.get("entity") not in names]
     message.set(ENTITIES, kept + new, add_to_output=True)
 
@@ -34,17 +36,17 @@ def _replace_entities(message: Message, names: set[str], new: list[dict[str, Any
 class LanguageDetector(GraphComponent):
     """Adds a ``language`` key (zh/en) to every parse result, from the dominant script.
 
-    A key rather than an entity: the slot is filled by ``action_validate_slot_mappings``,
+    A key rather than an entity: ``action_validate_slot_mappings`` fills the slot,
     and end-to-end test stories keep comparing only the entities a customer typed.
     """
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Default configuration: Chinese when a message has no letters at all."""
-        return {"default_language": "zh"}
+        """No options."""
+        return {}
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._default = config.get("default_language", "zh")
+        self._config = config
 
     @classmethod
     def create(
@@ -60,7 +62,8 @@ class LanguageDetector(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         """Tag each message with its language."""
         for message in messages:
-            lang = detect_language(message.get(TEXT) or "", self._default)
+            # None for "$300" or "2w": the conversation keeps its language.
+            lang = written_language(message.get(TEXT) or "")
             # add_to_output=True: without it Rasa drops the key from the parse result.
             message.set(LANGUAGE_KEY, lang, add_to_output=True)
         return messages

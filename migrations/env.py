@@ -7,9 +7,11 @@ from actions.profile_db.session import make_engine
 from actions.settings import get_settings
 
 config = context.config
-url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get(
-    "url"
-) or get_settings().database_url
+url = (
+    context.get_x_argument(as_dictionary=True).get("url")
+    or config.attributes.get("url")
+    or get_settings().database_url
+)
 
 
 def run_offline() -> None:
@@ -23,8 +25,11 @@ def run_online() -> None:
     """Apply migrations over a live connection."""
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata,
-                          render_as_batch=url.startswith("sqlite"))
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=url.startswith("sqlite"),
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -21,7 +21,7 @@ _EXAMPLE = re.compile(r"^\s*-\s(.*)$")
 
 
 def normalise(text: str) -> str:
-    """Lower-case and drop spaces and punctuation, so near-identical lines compare equal."""
+    """Lower-case, drop spaces and punctuation: near-identical lines compare equal."""
     return re.sub(r"[\W_]+", "", text).lower()
 
 
@@ -52,7 +52,9 @@ def problems() -> list[str]:
     if HOLDOUT.exists():
         for intent, text in examples(HOLDOUT):
             if normalise(text) in seen:
-                found.append(f"held-out example also in training data: {intent}: {text}")
+                found.append(
+                    f"held-out example also in training data: {intent}: {text}"
+                )
     return found
 
 

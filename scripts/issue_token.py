@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.identity import issue_token  # noqa: E402
-from actions.settings import get_settings  # noqa: E402
+from actions.identity import issue_token
+from actions.settings import get_settings
 
 
 def main(argv: list[str]) -> int:

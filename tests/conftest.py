@@ -14,12 +14,12 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ["FINASSIST_ENV"] = "test"
 os.environ["FINASSIST_JWT_SECRET"] = "test-secret-for-finassist-unit-tests-only"
 
-from actions import services  # noqa: E402
-from actions.identity import issue_token  # noqa: E402
-from actions.profile_db.repository import ProfileRepository  # noqa: E402
-from actions.profile_db.session import make_engine  # noqa: E402
-from actions.settings import get_settings  # noqa: E402
-from scripts.seed_profiles import migrate, seed  # noqa: E402
+from actions import services
+from actions.identity import issue_token
+from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine
+from actions.settings import get_settings
+from scripts.seed_profiles import migrate, seed
 
 SECRET = os.environ["FINASSIST_JWT_SECRET"]
 TODAY = date.today()
@@ -62,8 +62,9 @@ def fresh_settings() -> Iterator[None]:
 
 
 @pytest.fixture
-def use_repo(repo: ProfileRepository, monkeypatch: pytest.MonkeyPatch
-             ) -> ProfileRepository:
+def use_repo(
+    repo: ProfileRepository, monkeypatch: pytest.MonkeyPatch
+) -> ProfileRepository:
     """Make the actions use the test repository."""
     monkeypatch.setattr(services, "profile_repository", lambda: repo)
     return repo

@@ -33,8 +33,14 @@ def make_tracker(
     metadata = {"auth_token": token} if token else {}
     events = [
         {"event": "action", "name": "action_listen", "timestamp": timestamp - 1},
-        {"event": "user", "text": text, "timestamp": timestamp, "metadata": metadata,
-         "input_channel": input_channel, "parse_data": parse},
+        {
+            "event": "user",
+            "text": text,
+            "timestamp": timestamp,
+            "metadata": metadata,
+            "input_channel": input_channel,
+            "parse_data": parse,
+        },
     ]
     all_slots = {"language": language, "session_started_metadata": session_metadata}
     all_slots.update(slots or {})

@@ -35,8 +35,13 @@ class ActionCheckBalance(CustomerAction):
     def name(self) -> str:
         return "action_check_balance"
 
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         if is_follow_up(tracker) and latest_entity(tracker, "card_type") == "credit":
             await utter_card_limits(self.repo, dispatcher, customer_id, language)
             return []
@@ -54,8 +59,9 @@ class ActionCheckBalance(CustomerAction):
             )
         if len(shown) > 1:
             total = sum((a.balance for a in shown), start=Decimal("0"))
-            dispatcher.utter_message(response="utter_balance_total",
-                                     total=format_money(total, language))
+            dispatcher.utter_message(
+                response="utter_balance_total", total=format_money(total, language)
+            )
         return [SlotSet("account_type", account_type)]
 
 
@@ -65,38 +71,61 @@ class ActionSearchTransactions(CustomerAction):
     def name(self) -> str:
         return "action_search_transactions"
 
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         period = _filter(tracker, "period") or DEFAULT_PERIOD
         merchant = _filter(tracker, "merchant")
         category = None if merchant else _filter(tracker, "category")
         start, end = resolve_period(period, today_local())
-        found = await blocking(self.repo.search_transactions, customer_id, start, end,
-                               merchant, category)
+        found = await blocking(
+            self.repo.search_transactions, customer_id, start, end, merchant, category
+        )
         dates = {"start": start.isoformat(), "end": end.isoformat()}
-        events = [SlotSet("period", period), SlotSet("merchant", merchant),
-                  SlotSet("category", category)]
+        events = [
+            SlotSet("period", period),
+            SlotSet("merchant", merchant),
+            SlotSet("category", category),
+        ]
         label = None
         if merchant or category:
-            shown = await blocking(self.repo.display_name,
-                                   "merchant" if merchant else "category",
-                                   merchant or category)
-            label = (shown.name_zh if language == "zh" else shown.name_en) if shown else (
-                merchant or category)
+            shown = await blocking(
+                self.repo.display_name,
+                "merchant" if merchant else "category",
+                merchant or category,
+            )
+            label = (
+                (shown.name_zh if language == "zh" else shown.name_en)
+                if shown
+                else (merchant or category)
+            )
         if found.count == 0:
             dispatcher.utter_message(response="utter_transactions_none", **dates)
             return events
-        totals = {"count": found.count, "spent": format_money(found.spent, language),
-                  "received": format_money(found.received, language)}
+        totals = {
+            "count": found.count,
+            "spent": format_money(found.spent, language),
+            "received": format_money(found.received, language),
+        }
         if label:
-            dispatcher.utter_message(response="utter_transactions_summary_filtered",
-                                     filter=label, **dates, **totals)
+            dispatcher.utter_message(
+                response="utter_transactions_summary_filtered",
+                filter=label,
+                **dates,
+                **totals,
+            )
         else:
-            dispatcher.utter_message(response="utter_transactions_summary",
-                                     **dates, **totals)
+            dispatcher.utter_message(
+                response="utter_transactions_summary", **dates, **totals
+            )
         for line in found.top:
             dispatcher.utter_message(
-                response="utter_transaction_line", date=line.posted_on.isoformat(),
+                response="utter_transaction_line",
+                date=line.posted_on.isoformat(),
                 merchant=line.merchant_zh if language == "zh" else line.merchant_en,
                 amount=format_money(line.amount, language),
             )

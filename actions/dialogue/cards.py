@@ -19,15 +19,23 @@ from actions.money import format_money
 from actions.profile_db.repository import ProfileRepository
 
 
-async def utter_card_limits(repo: ProfileRepository, dispatcher: CollectingDispatcher,
-                            customer_id: str, language: str) -> None:
+async def utter_card_limits(
+    repo: ProfileRepository,
+    dispatcher: CollectingDispatcher,
+    customer_id: str,
+    language: str,
+) -> None:
     """Tell a customer the limit and available credit of each credit card."""
-    cards = [c for c in await blocking(repo.cards, customer_id) if c.card_type == "credit"]
+    cards = [
+        c for c in await blocking(repo.cards, customer_id) if c.card_type == "credit"
+    ]
     if not cards:
         dispatcher.utter_message(response="utter_no_credit_card")
     for card in cards:
         dispatcher.utter_message(
-            response="utter_card_limit", product=card.product_name, last4=card.last4,
+            response="utter_card_limit",
+            product=card.product_name,
+            last4=card.last4,
             limit=format_money(card.credit_limit or Decimal("0"), language),
             available=format_money(card.available_credit or Decimal("0"), language),
         )
@@ -39,8 +47,13 @@ class ActionCheckCardLimit(CustomerAction):
     def name(self) -> str:
         return "action_check_card_limit"
 
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         await utter_card_limits(self.repo, dispatcher, customer_id, language)
         return []
 
@@ -51,8 +64,13 @@ class ActionFreezeCard(CustomerAction):
     def name(self) -> str:
         return "action_freeze_card"
 
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         card_type = latest_entity(tracker, "card_type")
         if card_type is None and is_follow_up(tracker):
             card_type = tracker.get_slot("card_type")
@@ -64,16 +82,18 @@ class ActionFreezeCard(CustomerAction):
         if card_type is None and len(kinds) > 1 and not tracker.active_loop_name:
             dispatcher.utter_message(response="utter_ask_card_type")
             return []
-        # Inside another task nobody is asked: every card is frozen, which is reversible.
+        # Inside another task nobody is asked: all cards are frozen (it is reversible).
         after = await blocking(self.repo.freeze_cards, customer_id, card_type)
         was_active = {c.id for c in before if c.status == "active"}
         for card in after:
             if card.id in was_active:
-                dispatcher.utter_message(response=f"utter_card_frozen_{card.card_type}",
-                                         last4=card.last4)
+                dispatcher.utter_message(
+                    response=f"utter_card_frozen_{card.card_type}", last4=card.last4
+                )
             else:
-                dispatcher.utter_message(response="utter_card_already_frozen",
-                                         last4=card.last4)
+                dispatcher.utter_message(
+                    response="utter_card_already_frozen", last4=card.last4
+                )
         if after:
             dispatcher.utter_message(response="utter_card_frozen_next_steps")
         else:

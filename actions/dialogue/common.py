@@ -34,8 +34,11 @@ def customer_of(tracker: Tracker) -> str | None:
     """The verified customer id behind this conversation, or None."""
     settings = get_settings()
     return customer_from_conversation(
-        tracker.events, tracker.sender_id, tracker.get_slot("session_started_metadata"),
-        settings.jwt_secret, allow_shell=settings.shell_identity,
+        tracker.events,
+        tracker.sender_id,
+        tracker.get_slot("session_started_metadata"),
+        settings.jwt_secret,
+        allow_shell=settings.shell_identity,
     )
 
 
@@ -84,20 +87,30 @@ class CustomerAction(Action, ABC):
         """The action's name in the domain."""
 
     @abstractmethod
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         """Answer for a verified customer; returns the events to apply."""
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
         """Check identity, then serve; errors become `utter_service_unavailable`."""
         customer_id = customer_of(tracker)
         if customer_id is None:
             dispatcher.utter_message(response="utter_login_required")
             return []
         try:
-            return await self.serve(dispatcher, tracker, customer_id, language_of(tracker))
+            return await self.serve(
+                dispatcher, tracker, customer_id, language_of(tracker)
+            )
         except BotError as exc:
-            logger.warning("%s failed for a customer: %s", self.name(), type(exc).__name__)
+            logger.warning(
+                "%s failed for a customer: %s", self.name(), type(exc).__name__
+            )
             dispatcher.utter_message(response="utter_service_unavailable")
             return []

@@ -21,15 +21,18 @@ class ActionRequestHuman(Action):
     def name(self) -> str:
         return "action_request_human"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
         customer_id = customer_of(tracker)
         if customer_id:
             try:
                 await blocking(
                     services.profile_repository().record_interaction,
-                    customer_id=customer_id, conversation_id=tracker.sender_id,
-                    channel=channel_of(tracker), topic=tracker.get_slot("topic"),
+                    customer_id=customer_id,
+                    conversation_id=tracker.sender_id,
+                    channel=channel_of(tracker),
+                    topic=tracker.get_slot("topic"),
                     outcome="human_requested",
                 )
             except BotError:

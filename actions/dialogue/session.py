@@ -22,9 +22,17 @@ from actions.errors import BotError
 logger = logging.getLogger(__name__)
 # Task state belongs to one session; facts about the customer (home status, language)
 # carry over so that a returning customer is not asked again.
-NOT_CARRIED_OVER = frozenset({
-    "requested_slot", "transfer_confirmed", "amount", "recipient", "payee_id", "topic",
-})
+NOT_CARRIED_OVER = frozenset(
+    {
+        "requested_slot",
+        "transfer_confirmed",
+        "amount",
+        "recipient",
+        "payee_id",
+        "topic",
+        "source_account",
+    }
+)
 
 
 class ActionSessionStart(Action):
@@ -33,19 +41,27 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
         events: EventList = [SessionStarted()]
-        events += [SlotSet(k, v) for k, v in tracker.slots.items()
-                   if v is not None and k not in NOT_CARRIED_OVER]
+        events += [
+            SlotSet(k, v)
+            for k, v in tracker.slots.items()
+            if v is not None and k not in NOT_CARRIED_OVER
+        ]
         customer_id = customer_of(tracker)
         events.append(SlotSet("customer_id", customer_id))
         if customer_id:
             repo = services.profile_repository()
             try:
                 profile = await blocking(repo.get_customer, customer_id)
-                await blocking(repo.record_channel_identity, customer_id,
-                               channel_of(tracker), tracker.sender_id)
+                await blocking(
+                    repo.record_channel_identity,
+                    customer_id,
+                    channel_of(tracker),
+                    tracker.sender_id,
+                )
             except BotError:
                 logger.warning("profile unavailable at session start")
                 profile = None
@@ -61,19 +77,22 @@ class ActionGreet(Action):
     def name(self) -> str:
         return "action_greet"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
         customer_id = customer_of(tracker)
         profile = None
         if customer_id:
             try:
-                profile = await blocking(services.profile_repository().get_customer,
-                                         customer_id)
+                profile = await blocking(
+                    services.profile_repository().get_customer, customer_id
+                )
             except BotError:
                 profile = None
         if profile:
-            dispatcher.utter_message(response="utter_greet_customer",
-                                     name=profile.name(language_of(tracker)))
+            dispatcher.utter_message(
+                response="utter_greet_customer", name=profile.name(language_of(tracker))
+            )
         else:
             dispatcher.utter_message(response="utter_greet")
         return []

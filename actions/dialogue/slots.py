@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.language import SUPPORTED, detect_language
+from actions.language import SUPPORTED, written_language
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -18,17 +18,37 @@ class ValidateSlotMappings(ValidationAction):
     def name(self) -> str:
         return "action_validate_slot_mappings"
 
-    async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Only the slots this action fills; the others use Rasa's own mappings."""
+        return ["language"]
+
+    async def validate_language(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Only the supported languages."""
+        return {"language": value if value in SUPPORTED else None}
+
+    async def extract_language(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         """The language of this message, so the reply comes in the customer's language.
 
-        The NLU pipeline's LanguageDetector puts it into the parse result; a message that
-        bypassed NLU (a button payload such as ``/affirm``) keeps the previous language.
+        The NLU pipeline's LanguageDetector puts it into the parse result. A message
+        without letters ("$300") or one that bypassed NLU (``/affirm``) keeps the
+        language the conversation had.
         """
         language = tracker.latest_message.get("language")
         if language not in SUPPORTED:
             text = tracker.latest_message.get("text") or ""
-            if not text or text.startswith("/"):
-                return {}
-            language = detect_language(text)
-        return {"language": language}
+            language = None if text.startswith("/") else written_language(text)
+        return {"language": language} if language else {}

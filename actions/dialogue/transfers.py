@@ -24,8 +24,13 @@ from actions.profile_db.repository import ProfileRepository
 from actions.settings import get_settings
 
 FORM_SLOTS = ("amount", "recipient", "transfer_confirmed")
-RESET_TRANSFER = [SlotSet("amount", None), SlotSet("recipient", None),
-                  SlotSet("payee_id", None), SlotSet("transfer_confirmed", None)]
+RESET_TRANSFER = [
+    SlotSet("amount", None),
+    SlotSet("recipient", None),
+    SlotSet("payee_id", None),
+    SlotSet("transfer_confirmed", None),
+    SlotSet("source_account", None),
+]
 REJECTION_REPLIES = {
     "invalid_amount": "utter_invalid_amount",
     "insufficient_funds": "utter_transfer_insufficient",
@@ -40,6 +45,11 @@ def _repo(injected: ProfileRepository | None) -> ProfileRepository:
     return injected or services.profile_repository()
 
 
+def source_account(tracker: Tracker) -> str:
+    """The account type a transfer is paid from (the current account by default)."""
+    return tracker.get_slot("source_account") or "current"
+
+
 class ValidateTransferForm(FormValidationAction):
     """Validates amount and recipient against the customer's accounts and payees."""
 
@@ -49,14 +59,19 @@ class ValidateTransferForm(FormValidationAction):
     def name(self) -> str:
         return "validate_transfer_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher:
-                             CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> list[str]:
-        """Nothing is asked of an anonymous customer: `action_transfer` asks to log in."""
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Nothing is asked of anonymous customers: `action_transfer` asks to log in."""
         return list(domain_slots) if customer_of(tracker) else []
 
-    async def extract_recipient(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> dict[str, Any]:
+    async def extract_recipient(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         """A saved payee named anywhere in a transfer request or correction.
 
         "给张伟转五千" or "不对，转给王芳" names the payee inside the sentence; the
@@ -75,8 +90,13 @@ class ValidateTransferForm(FormValidationAction):
             return {}
         return {"recipient": payee.name} if payee else {}
 
-    async def validate_amount(self, value: Any, dispatcher: CollectingDispatcher,
-                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_amount(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
         """A positive amount within the single-transfer maximum and the balance."""
         amount = parse_decimal(value) if value is not None else None
         language = language_of(tracker)
@@ -85,8 +105,10 @@ class ValidateTransferForm(FormValidationAction):
             return {"amount": None}
         maximum = get_settings().max_single_transfer
         if amount > maximum:
-            dispatcher.utter_message(response="utter_over_single_limit",
-                                     limit=format_money(maximum, language))
+            dispatcher.utter_message(
+                response="utter_over_single_limit",
+                limit=format_money(maximum, language),
+            )
             return {"amount": None}
         customer_id = customer_of(tracker)
         try:
@@ -94,20 +116,30 @@ class ValidateTransferForm(FormValidationAction):
         except BotError:
             dispatcher.utter_message(response="utter_service_unavailable")
             return {"amount": None}
-        wanted = tracker.get_slot("account_type") or "current"
-        source = next((a for a in accounts if a.account_type == wanted), None)
+        source = next(
+            (a for a in accounts if a.account_type == source_account(tracker)), None
+        )
         if source is not None and amount > source.balance:
-            dispatcher.utter_message(response="utter_insufficient_funds",
-                                     balance=format_money(source.balance, language))
+            dispatcher.utter_message(
+                response="utter_insufficient_funds",
+                balance=format_money(source.balance, language),
+            )
             return {"amount": None}
         return {"amount": str(amount)}
 
-    async def validate_recipient(self, value: Any, dispatcher: CollectingDispatcher,
-                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_recipient(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
         """A saved payee of the customer, found by name or nickname."""
         customer_id = customer_of(tracker)
         try:
-            payee = await blocking(_repo(self._repo).find_payee, customer_id, str(value))
+            payee = await blocking(
+                _repo(self._repo).find_payee, customer_id, str(value)
+            )
         except BotError:
             dispatcher.utter_message(response="utter_service_unavailable")
             return {"recipient": None}
@@ -117,7 +149,10 @@ class ValidateTransferForm(FormValidationAction):
         return {"recipient": payee.name, "payee_id": str(payee.id)}
 
     async def validate_transfer_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
         """A yes/no answer; a correction in the same message asks again."""
@@ -127,27 +162,39 @@ class ValidateTransferForm(FormValidationAction):
         return {"transfer_confirmed": bool(value)}
 
 
-class ActionAskTransferConfirmed(Action):
-    """Asks for explicit confirmation, with the amount in the customer's format."""
+class ActionAskTransferConfirmed(CustomerAction):
+    """Asks for explicit confirmation: amount, payee and the account it leaves."""
 
     def name(self) -> str:
         return "action_ask_transfer_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         amount = parse_decimal(tracker.get_slot("amount") or "")
+        wanted = source_account(tracker)
+        accounts = await blocking(self.repo.accounts, customer_id)
+        account = next((a for a in accounts if a.account_type == wanted), None)
         dispatcher.utter_message(
             response="utter_ask_transfer_confirmed",
-            amount=format_money(amount, language_of(tracker)) if amount else "",
+            amount=format_money(amount, language) if amount else "",
             recipient=tracker.get_slot("recipient") or "",
+            account=account.masked_number if account else "",
         )
         return []
 
 
 def idempotency_key(tracker: Tracker) -> str:
-    """Same conversation and same confirming message → same key, so a retry is a no-op."""
-    confirming = next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
-    raw = f"{tracker.sender_id}|{confirming.get('timestamp')}|{tracker.get_slot('amount')}"
+    """Same conversation and confirming message → same key: a retry is a no-op."""
+    confirming = next(
+        (e for e in reversed(tracker.events) if e.get("event") == "user"), {}
+    )
+    amount = tracker.get_slot("amount")
+    raw = f"{tracker.sender_id}|{confirming.get('timestamp')}|{amount}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -157,19 +204,30 @@ class ActionTransfer(CustomerAction):
     def name(self) -> str:
         return "action_transfer"
 
-    async def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    customer_id: str, language: str) -> EventList:
+    async def serve(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        language: str,
+    ) -> EventList:
         amount = parse_decimal(tracker.get_slot("amount") or "")
         payee_id = tracker.get_slot("payee_id")
-        if tracker.get_slot("transfer_confirmed") is not True or not amount or not payee_id:
+        if (
+            tracker.get_slot("transfer_confirmed") is not True
+            or not amount
+            or not payee_id
+        ):
             dispatcher.utter_message(response="utter_transfer_cancelled")
             return RESET_TRANSFER
         try:
             result = await blocking(
-                self.repo.execute_transfer, customer_id=customer_id,
-                payee_id=int(payee_id), amount=amount,
+                self.repo.execute_transfer,
+                customer_id=customer_id,
+                payee_id=int(payee_id),
+                amount=amount,
                 idempotency_key=idempotency_key(tracker),
-                account_type=tracker.get_slot("account_type"),
+                account_type=source_account(tracker),
                 conversation_id=tracker.sender_id,
                 max_single=get_settings().max_single_transfer,
             )
@@ -181,8 +239,10 @@ class ActionTransfer(CustomerAction):
             )
             return RESET_TRANSFER
         dispatcher.utter_message(
-            response="utter_transfer_done", amount=format_money(result.amount, language),
-            recipient=result.payee_name, account=result.from_account,
+            response="utter_transfer_done",
+            amount=format_money(result.amount, language),
+            recipient=result.payee_name,
+            account=result.from_account,
             balance=format_money(result.balance_after, language),
         )
         return RESET_TRANSFER
@@ -194,7 +254,8 @@ class ActionCancelTransfer(Action):
     def name(self) -> str:
         return "action_cancel_transfer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> EventList:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
         dispatcher.utter_message(response="utter_transfer_cancelled")
         return [*RESET_TRANSFER, SlotSet("requested_slot", None)]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -15,11 +19,54 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
 
-MONEY = Numeric(14, 2)  # customers' money is Decimal, never float
+
+class ExactNumeric(TypeDecorator):  # type: ignore[type-arg]
+    """A fixed-point number that is `Decimal` in Python and exact in every database.
+
+    PostgreSQL stores NUMERIC(precision, scale). SQLite has no exact decimal type (it
+    would go through float), so there the column holds an integer scaled by 10**scale
+    (cents for money); sums over it stay exact too.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision, scale)
+        self._precision, self._scale = precision, scale
+        self._factor = Decimal(10) ** scale
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        """Scaled integers on SQLite, NUMERIC elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self._precision, self._scale))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Decimal (or int/str) in; a scaled integer out for SQLite."""
+        if value is None:
+            return None
+        number = Decimal(str(value)).quantize(self._quantum)
+        return int(number * self._factor) if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Always a Decimal with `scale` places."""
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / self._factor).quantize(self._quantum)
+        return Decimal(value).quantize(self._quantum)
+
+
+MONEY = ExactNumeric(14, 2)  # customers' money
+RATE = ExactNumeric(6, 4)  # annual interest rates in percent
 
 
 class Customer(Base):
@@ -44,7 +91,9 @@ class Account(Base):
 
     __tablename__ = "accounts"
     id = Column(Integer, primary_key=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     account_type = Column(String(16), nullable=False)
     number = Column(String(32), nullable=False, unique=True)
     currency = Column(String(3), nullable=False, default="CNY")
@@ -61,7 +110,9 @@ class Card(Base):
 
     __tablename__ = "cards"
     id = Column(Integer, primary_key=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     account_id = Column(Integer, ForeignKey("accounts.id"), nullable=True)
     card_type = Column(String(16), nullable=False)
     product_name = Column(String(64), nullable=False)
@@ -80,7 +131,9 @@ class Payee(Base):
 
     __tablename__ = "payees"
     id = Column(Integer, primary_key=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     name = Column(String(64), nullable=False)
     aliases = Column(String(255), nullable=False, default="")
     bank_name = Column(String(64), nullable=False)
@@ -114,7 +167,9 @@ class Transfer(Base):
     __tablename__ = "transfers"
     id = Column(Integer, primary_key=True)
     idempotency_key = Column(String(128), nullable=False, unique=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     from_account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False)
     payee_id = Column(Integer, ForeignKey("payees.id"), nullable=False)
     amount = Column(MONEY, nullable=False)
@@ -140,7 +195,9 @@ class Transaction(Base):
     description = Column(String(128), nullable=False, default="")
     transfer_id = Column(Integer, ForeignKey("transfers.id"), nullable=True)
 
-    __table_args__ = (Index("ix_transactions_customer_posted", "customer_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_transactions_customer_posted", "customer_id", "posted_at"),
+    )
 
 
 class ChannelIdentity(Base):
@@ -148,7 +205,9 @@ class ChannelIdentity(Base):
 
     __tablename__ = "channel_identities"
     id = Column(Integer, primary_key=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     channel = Column(String(32), nullable=False)
     external_id = Column(String(255), nullable=False)
     first_seen_at = Column(DateTime(timezone=True), nullable=False)
@@ -162,7 +221,9 @@ class Interaction(Base):
 
     __tablename__ = "interactions"
     id = Column(Integer, primary_key=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=False, index=True
+    )
     conversation_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(32), nullable=False)
     topic = Column(String(32), nullable=True)
@@ -182,7 +243,7 @@ class MortgageRate(Base):
     home_status = Column(String(16), nullable=False)
     min_term_years = Column(Integer, nullable=False)
     max_term_years = Column(Integer, nullable=False)
-    annual_rate = Column(Numeric(6, 4), nullable=False)
+    annual_rate = Column(RATE, nullable=False)
 
     __table_args__ = (UniqueConstraint("version", "home_status", "min_term_years"),)
 
@@ -197,6 +258,8 @@ class WealthProduct(Base):
     risk_level = Column(Integer, nullable=False)
     term_days = Column(Integer, nullable=False)  # 0 = redeemable any working day
     min_amount = Column(MONEY, nullable=False)
-    benchmark = Column(String(32), nullable=False)  # "performance benchmark", not a promise
+    benchmark = Column(
+        String(32), nullable=False
+    )  # "performance benchmark", not a promise
     is_active = Column(Boolean, nullable=False, default=True)
     description = Column(Text, nullable=False, default="")

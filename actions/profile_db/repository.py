@@ -189,8 +189,9 @@ class ProfileRepository:
             c = s.get(m.Customer, customer_id)
             if c is None:
                 return None
-            return CustomerProfile(c.id, c.name_zh, c.name_en, c.preferred_language,
-                                   c.risk_level, c.tier)
+            return CustomerProfile(
+                c.id, c.name_zh, c.name_en, c.preferred_language, c.risk_level, c.tier
+            )
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -200,7 +201,9 @@ class ProfileRepository:
         def work(s: Session) -> list[AccountView]:
             rows = s.execute(
                 select(m.Account)
-                .where(m.Account.customer_id == customer_id, m.Account.status == "active")
+                .where(
+                    m.Account.customer_id == customer_id, m.Account.status == "active"
+                )
                 .order_by(m.Account.account_type, m.Account.id)
             ).scalars()
             return [_account_view(a) for a in rows]
@@ -212,7 +215,8 @@ class ProfileRepository:
 
         def work(s: Session) -> list[CardView]:
             rows = s.execute(
-                select(m.Card).where(m.Card.customer_id == customer_id)
+                select(m.Card)
+                .where(m.Card.customer_id == customer_id)
                 .order_by(m.Card.card_type, m.Card.id)
             ).scalars()
             return [_card_view(c) for c in rows]
@@ -265,8 +269,10 @@ class ProfileRepository:
             ).scalars():
                 for alias in [payee.name, *payee.aliases.split("|")]:
                     key = _norm(alias)
-                    if key and (key == wanted or key in wanted) and (
-                        best is None or len(key) > best[0]
+                    if (
+                        key
+                        and (key == wanted or key in wanted)
+                        and (best is None or len(key) > best[0])
                     ):
                         best = (len(key), payee)
             if best is None:
@@ -329,8 +335,9 @@ class ProfileRepository:
                 return _replayed(s, existing)
             source = _source_account(s, customer_id, account_type)
             payee = s.execute(
-                select(m.Payee).where(m.Payee.id == payee_id,
-                                      m.Payee.customer_id == customer_id)
+                select(m.Payee).where(
+                    m.Payee.id == payee_id, m.Payee.customer_id == customer_id
+                )
             ).scalar_one_or_none()
             if payee is None:
                 raise TransferRejected("unknown_payee")
@@ -347,40 +354,65 @@ class ProfileRepository:
                 raise TransferRejected("daily_limit")
             now = self._clock()
             transfer = m.Transfer(
-                idempotency_key=idempotency_key, customer_id=customer_id,
-                from_account_id=source.id, payee_id=payee.id, amount=amount,
-                status="completed", conversation_id=conversation_id, created_at=now,
+                idempotency_key=idempotency_key,
+                customer_id=customer_id,
+                from_account_id=source.id,
+                payee_id=payee.id,
+                amount=amount,
+                status="completed",
+                conversation_id=conversation_id,
+                created_at=now,
             )
             s.add(transfer)
             s.flush()
             source.balance = source.balance - amount
-            s.add(m.Transaction(
-                customer_id=customer_id, account_id=source.id, posted_at=now,
-                amount=-amount, category="transfer", transfer_id=transfer.id,
-                description=f"transfer to {payee.name}",
-            ))
+            s.add(
+                m.Transaction(
+                    customer_id=customer_id,
+                    account_id=source.id,
+                    posted_at=now,
+                    amount=-amount,
+                    category="transfer",
+                    transfer_id=transfer.id,
+                    description=f"transfer to {payee.name}",
+                )
+            )
             credit = s.get(m.Account, payee.account_id) if payee.account_id else None
             if credit is None:
                 # External payee: the bank's clearing account takes the credit leg.
                 credit = _clearing_account(s)
             credit.balance = credit.balance + amount
-            s.add(m.Transaction(
-                customer_id=credit.customer_id, account_id=credit.id, posted_at=now,
-                amount=amount, category="transfer", transfer_id=transfer.id,
-                description=f"transfer from {customer_id}",
-            ))
+            s.add(
+                m.Transaction(
+                    customer_id=credit.customer_id,
+                    account_id=credit.id,
+                    posted_at=now,
+                    amount=amount,
+                    category="transfer",
+                    transfer_id=transfer.id,
+                    description=f"transfer from {customer_id}",
+                )
+            )
             s.flush()
-            return TransferResult(transfer.id, amount, payee.name,
-                                  mask_number(source.number), quantize(source.balance),
-                                  replayed=False)
+            return TransferResult(
+                transfer.id,
+                amount,
+                payee.name,
+                mask_number(source.number),
+                quantize(source.balance),
+                replayed=False,
+            )
 
         try:
             return self._run(work)  # type: ignore[return-value]
         except IntegrityError:
             # A concurrent retry with the same key won the race: report its result.
             def replay(s: Session) -> TransferResult:
-                existing = s.execute(select(m.Transfer).where(
-                    m.Transfer.idempotency_key == idempotency_key)).scalar_one()
+                existing = s.execute(
+                    select(m.Transfer).where(
+                        m.Transfer.idempotency_key == idempotency_key
+                    )
+                ).scalar_one()
                 return _replayed(s, existing)
 
             return self._run(replay)  # type: ignore[return-value]
@@ -400,8 +432,11 @@ class ProfileRepository:
         hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
 
         def work(s: Session) -> TransactionSearch:
-            conds = [m.Transaction.customer_id == customer_id,
-                     m.Transaction.posted_at >= lo, m.Transaction.posted_at < hi]
+            conds = [
+                m.Transaction.customer_id == customer_id,
+                m.Transaction.posted_at >= lo,
+                m.Transaction.posted_at < hi,
+            ]
             if merchant:
                 conds.append(m.Transaction.merchant_key == merchant)
             if category:
@@ -410,10 +445,14 @@ class ProfileRepository:
             count, spent, received = s.execute(
                 select(
                     func.count(m.Transaction.id),
-                    func.coalesce(func.sum(m.Transaction.amount).filter(
-                        m.Transaction.amount < 0), 0),
-                    func.coalesce(func.sum(m.Transaction.amount).filter(
-                        m.Transaction.amount > 0), 0),
+                    func.coalesce(
+                        func.sum(m.Transaction.amount).filter(m.Transaction.amount < 0),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(m.Transaction.amount).filter(m.Transaction.amount > 0),
+                        0,
+                    ),
                 ).where(where)
             ).one()
             rows = s.execute(
@@ -432,33 +471,49 @@ class ProfileRepository:
                 )
                 for t, mer in rows
             )
-            return TransactionSearch(start, end, int(count), quantize(-Decimal(spent)),
-                                     quantize(Decimal(received)), lines)
+            return TransactionSearch(
+                start,
+                end,
+                int(count),
+                quantize(-Decimal(spent)),
+                quantize(Decimal(received)),
+                lines,
+            )
 
         return self._run(work)  # type: ignore[return-value]
 
-    def spending_profile(self, customer_id: str, since: date, months: int = 3
-                         ) -> SpendingProfile:
+    def spending_profile(
+        self, customer_id: str, since: date, months: int = 3
+    ) -> SpendingProfile:
         """Average monthly income and spending since `since`, and total balance."""
         lo = datetime.combine(since, time.min, tzinfo=timezone.utc)
 
         def work(s: Session) -> SpendingProfile:
             income, spending = s.execute(
                 select(
-                    func.coalesce(func.sum(m.Transaction.amount).filter(
-                        m.Transaction.amount > 0), 0),
-                    func.coalesce(func.sum(m.Transaction.amount).filter(
-                        m.Transaction.amount < 0), 0),
-                ).where(m.Transaction.customer_id == customer_id,
-                        m.Transaction.posted_at >= lo)
+                    func.coalesce(
+                        func.sum(m.Transaction.amount).filter(m.Transaction.amount > 0),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(m.Transaction.amount).filter(m.Transaction.amount < 0),
+                        0,
+                    ),
+                ).where(
+                    m.Transaction.customer_id == customer_id,
+                    m.Transaction.posted_at >= lo,
+                )
             ).one()
             balance = s.execute(
                 select(func.coalesce(func.sum(m.Account.balance), 0)).where(
-                    m.Account.customer_id == customer_id, m.Account.status == "active")
+                    m.Account.customer_id == customer_id, m.Account.status == "active"
+                )
             ).scalar_one()
             return SpendingProfile(
-                quantize(Decimal(balance)), quantize(Decimal(income) / months),
-                quantize(-Decimal(spending) / months), months,
+                quantize(Decimal(balance)),
+                quantize(Decimal(income) / months),
+                quantize(-Decimal(spending) / months),
+                months,
             )
 
         return self._run(work)  # type: ignore[return-value]
@@ -469,12 +524,24 @@ class ProfileRepository:
         def work(s: Session) -> list[ProductView]:
             rows = s.execute(
                 select(m.WealthProduct)
-                .where(m.WealthProduct.is_active.is_(True),
-                       m.WealthProduct.risk_level <= max_risk)
+                .where(
+                    m.WealthProduct.is_active.is_(True),
+                    m.WealthProduct.risk_level <= max_risk,
+                )
                 .order_by(m.WealthProduct.risk_level, m.WealthProduct.term_days)
             ).scalars()
-            return [ProductView(p.code, p.name_zh, p.name_en, p.risk_level, p.term_days,
-                                quantize(p.min_amount), p.benchmark) for p in rows]
+            return [
+                ProductView(
+                    p.code,
+                    p.name_zh,
+                    p.name_en,
+                    p.risk_level,
+                    p.term_days,
+                    quantize(p.min_amount),
+                    p.benchmark,
+                )
+                for p in rows
+            ]
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -485,18 +552,29 @@ class ProfileRepository:
             version = s.execute(
                 select(m.MortgageRate.version)
                 .where(m.MortgageRate.effective_from <= on)
-                .order_by(m.MortgageRate.effective_from.desc()).limit(1)
+                .order_by(m.MortgageRate.effective_from.desc())
+                .limit(1)
             ).scalar_one_or_none()
             if version is None:
                 return []
             rows = s.execute(
                 select(m.MortgageRate)
-                .where(m.MortgageRate.version == version,
-                       m.MortgageRate.home_status == home_status)
+                .where(
+                    m.MortgageRate.version == version,
+                    m.MortgageRate.home_status == home_status,
+                )
                 .order_by(m.MortgageRate.min_term_years)
             ).scalars()
-            return [RateRow(r.version, r.home_status, r.min_term_years, r.max_term_years,
-                            Decimal(r.annual_rate)) for r in rows]
+            return [
+                RateRow(
+                    r.version,
+                    r.home_status,
+                    r.min_term_years,
+                    r.max_term_years,
+                    Decimal(r.annual_rate),
+                )
+                for r in rows
+            ]
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -510,20 +588,30 @@ class ProfileRepository:
 
         return self._run(work)  # type: ignore[return-value]
 
-    # --- channels and interactions -----------------------------------------------------
-    def record_channel_identity(self, customer_id: str, channel: str, external_id: str
-                                ) -> None:
+    # --- channels and interactions ----------------------------------------------
+    def record_channel_identity(
+        self, customer_id: str, channel: str, external_id: str
+    ) -> None:
         """Remember that a channel identity (conversation id) belongs to a customer."""
 
         def work(s: Session) -> None:
             now = self._clock()
-            row = s.execute(select(m.ChannelIdentity).where(
-                m.ChannelIdentity.channel == channel,
-                m.ChannelIdentity.external_id == external_id)).scalar_one_or_none()
+            row = s.execute(
+                select(m.ChannelIdentity).where(
+                    m.ChannelIdentity.channel == channel,
+                    m.ChannelIdentity.external_id == external_id,
+                )
+            ).scalar_one_or_none()
             if row is None:
-                s.add(m.ChannelIdentity(customer_id=customer_id, channel=channel,
-                                        external_id=external_id, first_seen_at=now,
-                                        last_seen_at=now))
+                s.add(
+                    m.ChannelIdentity(
+                        customer_id=customer_id,
+                        channel=channel,
+                        external_id=external_id,
+                        first_seen_at=now,
+                        last_seen_at=now,
+                    )
+                )
             else:
                 row.last_seen_at = now
 
@@ -544,14 +632,21 @@ class ProfileRepository:
         def work(s: Session) -> None:
             now = self._clock()
             row = s.execute(
-                select(m.Interaction).where(
+                select(m.Interaction)
+                .where(
                     m.Interaction.conversation_id == conversation_id,
                     m.Interaction.customer_id == customer_id,
-                ).order_by(m.Interaction.id.desc()).limit(1)
+                )
+                .order_by(m.Interaction.id.desc())
+                .limit(1)
             ).scalar_one_or_none()
             if row is None:
-                row = m.Interaction(customer_id=customer_id, conversation_id=conversation_id,
-                                    channel=channel, started_at=now)
+                row = m.Interaction(
+                    customer_id=customer_id,
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    started_at=now,
+                )
                 s.add(row)
             row.channel, row.topic, row.outcome = channel, topic, outcome
             row.pending_task, row.updated_at = pending_task, now
@@ -560,34 +655,54 @@ class ProfileRepository:
 
 
 def _account_view(a: m.Account) -> AccountView:
-    return AccountView(a.id, a.account_type, mask_number(a.number), a.currency,
-                       quantize(a.balance), quantize(a.daily_transfer_limit))
+    return AccountView(
+        a.id,
+        a.account_type,
+        mask_number(a.number),
+        a.currency,
+        quantize(a.balance),
+        quantize(a.daily_transfer_limit),
+    )
 
 
 def _card_view(c: m.Card) -> CardView:
     available = None
     if c.credit_limit is not None:
         available = quantize(c.credit_limit - (c.outstanding or Decimal("0")))
-    return CardView(c.id, c.card_type, c.product_name, c.last4, c.status,
-                    quantize(c.credit_limit) if c.credit_limit is not None else None,
-                    available)
+    return CardView(
+        c.id,
+        c.card_type,
+        c.product_name,
+        c.last4,
+        c.status,
+        quantize(c.credit_limit) if c.credit_limit is not None else None,
+        available,
+    )
 
 
-def _source_account(s: Session, customer_id: str, account_type: str | None) -> m.Account:
-    query = select(m.Account).where(m.Account.customer_id == customer_id,
-                                    m.Account.status == "active")
+def _source_account(
+    s: Session, customer_id: str, account_type: str | None
+) -> m.Account:
+    query = select(m.Account).where(
+        m.Account.customer_id == customer_id, m.Account.status == "active"
+    )
     query = query.where(m.Account.account_type == (account_type or "current"))
     # Lock the row on PostgreSQL so two concurrent transfers cannot overdraw it.
-    account = s.execute(query.order_by(m.Account.id).limit(1).with_for_update()
-                        ).scalar_one_or_none()
+    account = s.execute(
+        query.order_by(m.Account.id).limit(1).with_for_update()
+    ).scalar_one_or_none()
     if account is None:
         raise TransferRejected("no_account")
     return account
 
 
 def _clearing_account(s: Session) -> m.Account:
-    account = s.execute(select(m.Account).where(m.Account.account_type == "clearing")
-                        .limit(1).with_for_update()).scalar_one_or_none()
+    account = s.execute(
+        select(m.Account)
+        .where(m.Account.account_type == "clearing")
+        .limit(1)
+        .with_for_update()
+    ).scalar_one_or_none()
     if account is None:
         raise TransferRejected("no_account", "the bank's clearing account is missing")
     return account
@@ -596,7 +711,11 @@ def _clearing_account(s: Session) -> m.Account:
 def _replayed(s: Session, t: m.Transfer) -> TransferResult:
     source = s.get(m.Account, t.from_account_id)
     payee = s.get(m.Payee, t.payee_id)
-    return TransferResult(t.id, quantize(t.amount), payee.name if payee else "",
-                          mask_number(source.number) if source else "",
-                          quantize(source.balance) if source else Decimal("0"),
-                          replayed=True)
+    return TransferResult(
+        t.id,
+        quantize(t.amount),
+        payee.name if payee else "",
+        mask_number(source.number) if source else "",
+        quantize(source.balance) if source else Decimal("0"),
+        replayed=True,
+    )

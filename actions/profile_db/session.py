@@ -26,13 +26,23 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # pysqlite would BEGIN only at the first write, after the balance was read:
+            # two concurrent transfers could then both spend the same money. Take the
+            # write lock when the unit of work starts (PostgreSQL uses FOR UPDATE).
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5
+    )
 
 
 @contextmanager

@@ -8,6 +8,10 @@ Create Date: 2026-11-25 12:27:10.315043
 import sqlalchemy as sa
 from alembic import op
 
+# Exact numbers: NUMERIC on PostgreSQL, scaled integers on SQLite (models.ExactNumeric).
+MONEY = sa.Numeric(14, 2).with_variant(sa.BigInteger(), "sqlite")
+RATE = sa.Numeric(6, 4).with_variant(sa.BigInteger(), "sqlite")
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -40,7 +44,7 @@ def upgrade() -> None:
     sa.Column('home_status', sa.String(length=16), nullable=False),
     sa.Column('min_term_years', sa.Integer(), nullable=False),
     sa.Column('max_term_years', sa.Integer(), nullable=False),
-    sa.Column('annual_rate', sa.Numeric(precision=6, scale=4), nullable=False),
+    sa.Column('annual_rate', RATE, nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('version', 'home_status', 'min_term_years')
     )
@@ -50,7 +54,7 @@ def upgrade() -> None:
     sa.Column('name_en', sa.String(length=64), nullable=False),
     sa.Column('risk_level', sa.Integer(), nullable=False),
     sa.Column('term_days', sa.Integer(), nullable=False),
-    sa.Column('min_amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('min_amount', MONEY, nullable=False),
     sa.Column('benchmark', sa.String(length=32), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
@@ -62,8 +66,8 @@ def upgrade() -> None:
     sa.Column('account_type', sa.String(length=16), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('balance', sa.Numeric(precision=14, scale=2), nullable=False),
-    sa.Column('daily_transfer_limit', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('balance', MONEY, nullable=False),
+    sa.Column('daily_transfer_limit', MONEY, nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
@@ -120,8 +124,8 @@ def upgrade() -> None:
     sa.Column('product_name', sa.String(length=64), nullable=False),
     sa.Column('last4', sa.String(length=4), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('credit_limit', sa.Numeric(precision=14, scale=2), nullable=True),
-    sa.Column('outstanding', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('credit_limit', MONEY, nullable=True),
+    sa.Column('outstanding', MONEY, nullable=True),
     sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('freeze_reason', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
@@ -153,7 +157,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.String(length=16), nullable=False),
     sa.Column('from_account_id', sa.Integer(), nullable=False),
     sa.Column('payee_id', sa.Integer(), nullable=False),
-    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('amount', MONEY, nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('conversation_id', sa.String(length=255), nullable=True),
@@ -173,7 +177,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('card_id', sa.Integer(), nullable=True),
     sa.Column('posted_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('amount', MONEY, nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('merchant_key', sa.String(length=32), nullable=True),
     sa.Column('category', sa.String(length=32), nullable=False),

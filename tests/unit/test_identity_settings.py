@@ -10,8 +10,12 @@ SECRET = "unit-test-secret-of-at-least-32-characters"
 
 
 def user_event(token: str | None, channel: str = "rest") -> dict:
-    return {"event": "user", "text": "hi", "input_channel": channel,
-            "metadata": {"auth_token": token} if token else {}}
+    return {
+        "event": "user",
+        "text": "hi",
+        "input_channel": channel,
+        "metadata": {"auth_token": token} if token else {},
+    }
 
 
 def test_token_round_trip() -> None:
@@ -21,17 +25,29 @@ def test_token_round_trip() -> None:
 @pytest.mark.parametrize(
     "token",
     [
-        issue_token("C001", SECRET, 5, now=datetime.now(timezone.utc) - timedelta(hours=1)),
+        issue_token(
+            "C001", SECRET, 5, now=datetime.now(timezone.utc) - timedelta(hours=1)
+        ),
         issue_token("C001", "another-secret-another-secret-1234", 5),
-        jwt.encode({"sub": "C001", "iss": "finassist-demo-idp"}, SECRET, algorithm="HS256"),
+        jwt.encode(
+            {"sub": "C001", "iss": "finassist-demo-idp"}, SECRET, algorithm="HS256"
+        ),
         jwt.encode({"sub": "C001", "exp": 9999999999}, SECRET, algorithm="HS256"),
         "not-a-token",
         "",
         None,
         12345,
     ],
-    ids=["expired", "wrong-secret", "no-exp", "no-issuer", "garbage", "empty", "none",
-         "number"],
+    ids=[
+        "expired",
+        "wrong-secret",
+        "no-exp",
+        "no-issuer",
+        "garbage",
+        "empty",
+        "none",
+        "number",
+    ],
 )
 def test_invalid_tokens_are_refused(token: object) -> None:
     assert verify_token(token, SECRET) is None
@@ -44,8 +60,11 @@ def test_tampered_token_is_refused() -> None:
 
 
 def test_unsigned_alg_none_token_is_refused() -> None:
-    token = jwt.encode({"sub": "C001", "iss": "finassist-demo-idp", "exp": 9999999999},
-                       None, algorithm="none")
+    token = jwt.encode(
+        {"sub": "C001", "iss": "finassist-demo-idp", "exp": 9999999999},
+        None,
+        algorithm="none",
+    )
     assert verify_token(token, SECRET) is None
 
 
@@ -56,28 +75,41 @@ def test_identity_from_latest_message_metadata() -> None:
 
 def test_identity_from_session_metadata() -> None:
     session = {"auth_token": issue_token("C003", SECRET, 5)}
-    assert customer_from_conversation([user_event(None)], "x", session, SECRET) == "C003"
+    assert (
+        customer_from_conversation([user_event(None)], "x", session, SECRET) == "C003"
+    )
 
 
 def test_sender_id_is_never_an_identity_on_customer_channels() -> None:
     token = issue_token("C001", SECRET, 5)
     assert customer_from_conversation([user_event(None)], "C001", None, SECRET) is None
-    assert customer_from_conversation([user_event(None)], token, None, SECRET,
-                                      allow_shell=True) is None
+    assert (
+        customer_from_conversation(
+            [user_event(None)], token, None, SECRET, allow_shell=True
+        )
+        is None
+    )
 
 
 def test_shell_may_pass_a_token_as_conversation_id_when_allowed() -> None:
     token = issue_token("C001", SECRET, 5)
     events = [user_event(None, channel="cmdline")]
-    assert customer_from_conversation(events, token, None, SECRET, allow_shell=True) == "C001"
-    assert customer_from_conversation(events, token, None, SECRET, allow_shell=False) is None
+    assert (
+        customer_from_conversation(events, token, None, SECRET, allow_shell=True)
+        == "C001"
+    )
+    assert (
+        customer_from_conversation(events, token, None, SECRET, allow_shell=False)
+        is None
+    )
 
 
 def test_settings_defaults_and_overrides() -> None:
     settings = Settings.from_env({})
     assert settings.env == "dev" and settings.database_url.startswith("sqlite:///")
-    custom = Settings.from_env({"DATABASE_URL": "postgresql+psycopg2://u@h/db",
-                                "FINASSIST_TOKEN_TTL_MIN": "5"})
+    custom = Settings.from_env(
+        {"DATABASE_URL": "postgresql+psycopg2://u@h/db", "FINASSIST_TOKEN_TTL_MIN": "5"}
+    )
     assert custom.database_url == "postgresql+psycopg2://u@h/db"
     assert custom.token_ttl_minutes == 5
     assert "secret" not in repr(custom).lower() or DEV_JWT_SECRET not in repr(custom)
@@ -99,6 +131,7 @@ def test_bad_settings_fail_fast(env: dict) -> None:
 
 
 def test_production_disables_shell_identity() -> None:
-    settings = Settings.from_env({"FINASSIST_ENV": "production",
-                                  "FINASSIST_JWT_SECRET": "p" * 40})
+    settings = Settings.from_env(
+        {"FINASSIST_ENV": "production", "FINASSIST_JWT_SECRET": "p" * 40}
+    )
     assert settings.is_production and not settings.shell_identity

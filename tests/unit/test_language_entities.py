@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from actions.entities import EntityLexicon
-from actions.language import detect_language
+from actions.language import detect_language, written_language
 from actions.periods import resolve_period
 
 
@@ -23,6 +23,11 @@ def test_detect_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang
 
 
+@pytest.mark.parametrize("text", ["$300", "2w", "1.5k", "¥800", "", "  "])
+def test_messages_without_words_have_no_language(text: str) -> None:
+    assert written_language(text) is None
+
+
 @pytest.fixture(scope="module")
 def lexicon() -> EntityLexicon:
     return EntityLexicon.from_file()
@@ -35,22 +40,35 @@ def lexicon() -> EntityLexicon:
         ("那二套房呢?", [("home_status", "second", "二套房")]),
         ("what about second homes?", [("home_status", "second", "second homes")]),
         ("房贷利率多少，贷30年", [("loan_term", "30", "30年")]),
-        ("first-time buyer, 20-year loan",
-         [("home_status", "first", "first-time buyer"), ("loan_term", "20", "20-year")]),
-        ("上个月在星巴克花了多少",
-         [("period", "last_month", "上个月"), ("merchant", "starbucks", "星巴克")]),
-        ("近3个月餐饮花了多少",
-         [("period", "last_90_days", "近3个月"), ("category", "dining", "餐饮")]),
-        ("储蓄卡丢了", [("card_type", "debit", "储蓄卡")]),  # longest form wins over 储蓄
+        (
+            "first-time buyer, 20-year loan",
+            [
+                ("home_status", "first", "first-time buyer"),
+                ("loan_term", "20", "20-year"),
+            ],
+        ),
+        (
+            "上个月在星巴克花了多少",
+            [("period", "last_month", "上个月"), ("merchant", "starbucks", "星巴克")],
+        ),
+        (
+            "近3个月餐饮花了多少",
+            [("period", "last_90_days", "近3个月"), ("category", "dining", "餐饮")],
+        ),
+        (
+            "储蓄卡丢了",
+            [("card_type", "debit", "储蓄卡")],
+        ),  # longest form wins over 储蓄
         ("查下活期余额", [("account_type", "current", "活期")]),
         ("I lost both cards", [("card_type", "all", "both cards")]),
         ("给张伟转五千", [("amount", "5000.00", "五千")]),
         ("creditworthiness", []),  # Latin forms match whole words only
     ],
 )
-def test_lexicon_extraction(lexicon: EntityLexicon, text: str,
-                            expected: list[tuple[str, str, str]]) -> None:
-    found = [(e.entity, e.value, text[e.start:e.end]) for e in lexicon.extract(text)]
+def test_lexicon_extraction(
+    lexicon: EntityLexicon, text: str, expected: list[tuple[str, str, str]]
+) -> None:
+    found = [(e.entity, e.value, text[e.start : e.end]) for e in lexicon.extract(text)]
     assert found == expected
 
 
@@ -75,4 +93,6 @@ def test_resolve_period(period: str | None, start: date, end: date) -> None:
 
 def test_last_month_in_january() -> None:
     assert resolve_period("last_month", date(2027, 1, 10)) == (
-        date(2026, 12, 1), date(2026, 12, 31))
+        date(2026, 12, 1),
+        date(2026, 12, 31),
+    )

@@ -51,8 +51,18 @@ def test_amount_span_excludes_trailing_space() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("五千", 5000), ("三千五", 3500), ("一万二千三百", 12300), ("十", 10), ("两万", 20000),
-     ("一百零五", 105), ("一千零五十", 1050), ("三", 3), ("abc", None), ("", None)],
+    [
+        ("五千", 5000),
+        ("三千五", 3500),
+        ("一万二千三百", 12300),
+        ("十", 10),
+        ("两万", 20000),
+        ("一百零五", 105),
+        ("一千零五十", 1050),
+        ("三", 3),
+        ("abc", None),
+        ("", None),
+    ],
 )
 def test_chinese_to_int(text: str, value: int | None) -> None:
     assert chinese_to_int(text) == value

@@ -1,0 +1,236 @@
+"""Whole conversations against the real servers: the trained model, the Rasa server
+(REST channel), the action server and a seeded profile database.
+
+Each test is a conversation of 20+ customer turns with topic switches, a correction,
+carry-over and a cancel; replies are checked for content and language, and the database
+for the money that moved. Skipped when no trained model exists (`make train`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine
+from scripts.seed_profiles import migrate, seed
+from tests.conftest import SECRET, token_for
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "finassist.tar.gz"
+VENV_BIN = Path(sys.executable).parent
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train`"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, seconds: int = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} not ready after {seconds}s")
+
+
+class Servers:
+    def __init__(self, rasa_url: str, db_url: str) -> None:
+        self.rasa_url = rasa_url
+        self.repo = ProfileRepository(make_engine(db_url))
+
+    def say(self, sender: str, text: str, token: str | None = None) -> str:
+        body: dict = {"sender": sender, "message": text}
+        if token:
+            body["metadata"] = {"auth_token": token}
+        reply = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60
+        )
+        reply.raise_for_status()
+        return "\n".join(m.get("text", "") for m in reply.json())
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    folder = tmp_path_factory.mktemp("live")
+    db_url = f"sqlite:///{folder / 'profile.db'}"
+    migrate(db_url)
+    engine = make_engine(db_url)
+    seed(engine, date.today())
+    engine.dispose()
+    rasa_port, actions_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        FINASSIST_JWT_SECRET=SECRET,
+        FINASSIST_ENV="test",
+        RASA_TELEMETRY_ENABLED="false",
+        PYTHONPATH=str(ROOT),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{actions_port}/webhook",
+    )
+    logs = [open(folder / name, "w") for name in ("actions.log", "rasa.log")]
+    actions = subprocess.Popen(
+        [
+            str(VENV_BIN / "rasa"),
+            "run",
+            "actions",
+            "--actions",
+            "actions",
+            "--port",
+            str(actions_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+    )
+    rasa = subprocess.Popen(
+        [
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--model",
+            str(MODEL),
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+            "--port",
+            str(rasa_port),
+            "--enable-api",
+            "--auth-token",
+            "live-test-token",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=logs[1],
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions)
+        wait_until_ready(
+            f"http://127.0.0.1:{rasa_port}/status?token=live-test-token", rasa
+        )
+        yield Servers(f"http://127.0.0.1:{rasa_port}", db_url)
+    finally:
+        for process in (rasa, actions):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
+
+
+def balance(servers: Servers, customer: str, account_type: str = "current") -> Decimal:
+    return next(
+        a.balance
+        for a in servers.repo.accounts(customer)
+        if a.account_type == account_type
+    )
+
+
+def test_chinese_conversation_of_22_turns(servers: Servers) -> None:
+    token, me = token_for("C001"), "live-zh-1"
+    start = balance(servers, "C001")
+    turns = [
+        ("你好", "李明"),
+        ("房贷利率现在多少啊", "首套房还是二套房"),
+        ("我是首套房", "首套房商业贷款年利率"),
+        ("那二套房呢？", "二套房商业贷款年利率"),
+        ("如果贷30年呢", "贷款 30 年"),
+        ("好的谢谢", "不客气"),
+        ("帮我查一下余额", "28,650.32 元"),
+        ("那储蓄账户呢", "150,000.00 元"),
+        ("我想给张伟转五千", "向 张伟 转账 5,000.00 元"),
+        ("等一下，信用卡额度还有多少", "可用额度"),
+        ("不对，是三千", "向 张伟 转账 3,000.00 元"),
+        ("确认", "转账成功"),
+        ("上个月在星巴克花了多少钱", "至"),
+        ("那这个月呢", "至"),
+        ("餐饮一共花了多少", "餐饮"),
+        ("有什么理财产品适合我", "风险等级 R3"),
+        ("你是机器人吗", "智能助手"),
+        ("我的信用卡好像丢了", "尾号 4821"),
+        ("转账手续费怎么收", "免收手续费"),
+        ("你们营业时间是几点到几点", "9:00"),
+        ("太谢谢你了", "不客气"),
+        ("拜拜", "再见"),
+    ]
+    replies = [servers.say(me, text, token) for text, _ in turns]
+    for (text, expected), reply in zip(turns, replies, strict=True):
+        assert expected in reply, f"{text!r} -> {reply!r}"
+    # The correction won: exactly 3,000.00 left the current account, once.
+    assert balance(servers, "C001") == start - Decimal("3000.00")
+    assert {c.card_type: c.status for c in servers.repo.cards("C001")}[
+        "credit"
+    ] == "frozen"
+
+
+def test_english_conversation_of_21_turns(servers: Servers) -> None:
+    token, me = token_for("C002"), "live-en-1"
+    start = balance(servers, "C002")
+    turns = [
+        ("hello", "Emma Walker"),
+        ("what's my balance", "CNY 12,480.75"),
+        ("and the savings account?", "CNY 45,000.00"),
+        ("I need to send some money to Alice", "How much"),
+        ("hang on, how much is left on my credit card limit?", "available"),
+        ("$300", "send CNY 300.00 to Alice Zhang"),
+        ("actually make it 250", "send CNY 250.00 to Alice Zhang"),
+        ("yes please", "Done"),
+        ("what are mortgage rates at the moment", "first or second home"),
+        ("it's my first home", "First-home mortgage rates"),
+        ("what about a second home?", "Second-home mortgage rates"),
+        ("and over 20 years?", "over 20 years"),
+        ("how much did I spend at Starbucks last month", " to "),
+        ("and this month?", " to "),
+        ("any investment ideas for me?", "risk level R4"),
+        ("how do I reset my online banking password", "password"),
+        ("are you a real person?", "bot"),
+        ("I think I lost my debit card", "ending 0987"),
+        ("what's the weather like in Shanghai", "outside what I can help with"),
+        ("thanks a lot", "welcome"),
+        ("bye", "Goodbye"),
+    ]
+    for text, expected in turns:
+        reply = servers.say(me, text, token)
+        assert expected in reply, f"{text!r} -> {reply!r}"
+    assert balance(servers, "C002") == start - Decimal("250.00")
+
+
+def test_cancelled_transfer_and_anonymous_customer(servers: Servers) -> None:
+    token = token_for("C003")
+    start = balance(servers, "C003")
+    assert "请问您要转多少钱" in servers.say("live-zh-2", "我想转账", token)
+    assert "请问转给哪位" in servers.say("live-zh-2", "两千块", token)
+    assert "向 女儿 转账 2,000.00 元" in servers.say("live-zh-2", "给我女儿", token)
+    assert "转账已取消" in servers.say("live-zh-2", "算了，先不转了", token)
+    assert balance(servers, "C003") == start
+    # Without a token: own data needs a login, general questions still work.
+    assert "请先登录" in servers.say("live-anon", "查一下余额")
+    assert "log in" in servers.say("live-anon-en", "what's my balance")
+    assert "利率" in servers.say("live-anon", "房贷利率多少，我是首套房")
+    # A code-switched message is answered in its dominant language.
+    assert "首套房还是二套房" in servers.say("live-mixed", "帮我查一下 mortgage rate")

@@ -1,0 +1,547 @@
+"""Each Rasa action against the seeded SQLite profile DB, with trackers built in code."""
+
+from decimal import Decimal
+
+import pytest
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.dialogue.accounts import ActionCheckBalance, ActionSearchTransactions
+from actions.dialogue.cards import ActionCheckCardLimit, ActionFreezeCard
+from actions.dialogue.loans import ActionMortgageRate, ActionRecommendWealth
+from actions.dialogue.service import ActionRequestHuman
+from actions.dialogue.session import ActionGreet, ActionSessionStart
+from actions.dialogue.slots import ValidateSlotMappings
+from actions.dialogue.transfers import (
+    ActionAskTransferConfirmed,
+    ActionCancelTransfer,
+    ActionTransfer,
+    ValidateTransferForm,
+    idempotency_key,
+)
+from actions.profile_db.repository import ProfileRepository
+from tests.conftest import token_for
+from tests.trackers import entity, make_tracker
+
+pytestmark = pytest.mark.usefixtures("use_repo")
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m["response"] for m in dispatcher.messages]
+
+
+async def run(action, tracker) -> tuple[list, CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, {})
+    return events, dispatcher
+
+
+# --- identity --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "action",
+    [
+        ActionCheckBalance(),
+        ActionCheckCardLimit(),
+        ActionSearchTransactions(),
+        ActionFreezeCard(),
+        ActionRecommendWealth(),
+        ActionTransfer(),
+    ],
+)
+async def test_own_data_needs_a_login(action) -> None:
+    events, dispatcher = await run(
+        action, make_tracker(text="查余额", intent="check_balance")
+    )
+    assert events == []
+    assert responses(dispatcher) == ["utter_login_required"]
+
+
+async def test_forged_token_is_treated_as_anonymous() -> None:
+    tracker = make_tracker(text="查余额", intent="check_balance", token="abc.def.ghi")
+    _, dispatcher = await run(ActionCheckBalance(), tracker)
+    assert responses(dispatcher) == ["utter_login_required"]
+
+
+# --- balance -----------------------------------------------------------------------------
+async def test_balance_lists_accounts_and_total_in_chinese() -> None:
+    tracker = make_tracker(
+        text="查一下余额", intent="check_balance", token=token_for("C001")
+    )
+    events, dispatcher = await run(ActionCheckBalance(), tracker)
+    assert responses(dispatcher) == [
+        "utter_balance_current",
+        "utter_balance_savings",
+        "utter_balance_total",
+    ]
+    assert dispatcher.messages[0]["balance"] == "28,650.32 元"
+    assert dispatcher.messages[0]["number"] == "**** 0123"
+    assert dispatcher.messages[2]["total"] == "178,650.32 元"
+    assert events == [SlotSet("account_type", None)]
+
+
+async def test_balance_follow_up_keeps_the_account_type_in_english() -> None:
+    tracker = make_tracker(
+        text="and the savings account?",
+        intent="inform",
+        slots={"account_type": "savings"},
+        token=token_for("C002"),
+    )
+    _, dispatcher = await run(ActionCheckBalance(), tracker)
+    assert responses(dispatcher) == ["utter_balance_savings"]
+    assert dispatcher.messages[0]["balance"] == "CNY 45,000.00"
+
+
+async def test_fresh_balance_question_ignores_a_stale_account_type() -> None:
+    tracker = make_tracker(
+        text="what's my balance",
+        intent="check_balance",
+        slots={"account_type": "savings"},
+        token=token_for("C002"),
+    )
+    _, dispatcher = await run(ActionCheckBalance(), tracker)
+    assert responses(dispatcher)[:2] == [
+        "utter_balance_current",
+        "utter_balance_savings",
+    ]
+
+
+async def test_credit_card_follow_up_on_balance_gives_card_limits() -> None:
+    tracker = make_tracker(
+        text="credit card 呢",
+        intent="inform",
+        entities=[entity("card_type", "credit")],
+        token=token_for("C001"),
+    )
+    _, dispatcher = await run(ActionCheckBalance(), tracker)
+    assert responses(dispatcher) == ["utter_card_limit"]
+
+
+# --- cards -------------------------------------------------------------------------------
+async def test_card_limit() -> None:
+    tracker = make_tracker(
+        text="信用卡额度", intent="check_card_limit", token=token_for("C001")
+    )
+    _, dispatcher = await run(ActionCheckCardLimit(), tracker)
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_card_limit"
+    assert (message["limit"], message["available"]) == ("50,000.00 元", "41,567.82 元")
+
+
+async def test_lost_card_asks_which_card_when_several(repo: ProfileRepository) -> None:
+    tracker = make_tracker(
+        text="我的卡丢了", intent="report_lost_card", token=token_for("C003")
+    )
+    events, dispatcher = await run(ActionFreezeCard(), tracker)
+    assert responses(dispatcher) == ["utter_ask_card_type"]
+    assert events == []
+    assert {c.status for c in repo.cards("C003")} == {"active"}
+
+
+async def test_lost_card_freezes_the_named_card_then_reports_it_frozen(
+    repo: ProfileRepository,
+) -> None:
+    tracker = make_tracker(
+        text="借记卡",
+        intent="inform",
+        entities=[entity("card_type", "debit")],
+        token=token_for("C003"),
+    )
+    events, dispatcher = await run(ActionFreezeCard(), tracker)
+    assert responses(dispatcher) == [
+        "utter_card_frozen_debit",
+        "utter_card_frozen_next_steps",
+    ]
+    assert dispatcher.messages[0]["last4"] == "7778"
+    assert events == [SlotSet("card_type", None)]
+    statuses = {c.card_type: c.status for c in repo.cards("C003")}
+    assert statuses == {"debit": "frozen", "credit": "active"}
+    _, again = await run(ActionFreezeCard(), tracker)
+    assert responses(again) == [
+        "utter_card_already_frozen",
+        "utter_card_frozen_next_steps",
+    ]
+
+
+# --- mortgages ---------------------------------------------------------------------------
+async def test_mortgage_asks_for_home_status_first() -> None:
+    _, dispatcher = await run(ActionMortgageRate(), make_tracker(text="房贷利率多少"))
+    assert responses(dispatcher) == ["utter_ask_home_status"]
+
+
+@pytest.mark.parametrize(
+    ("home_status", "short", "long"),
+    [("first", "2.60", "3.05"), ("second", "3.00", "3.45")],
+)
+async def test_mortgage_rates_by_home_status(
+    home_status: str, short: str, long: str
+) -> None:
+    tracker = make_tracker(text="那二套房呢", slots={"home_status": home_status})
+    events, dispatcher = await run(ActionMortgageRate(), tracker)
+    first = dispatcher.messages[0]
+    assert first["response"] == "utter_mortgage_rates"
+    assert (first["short"], first["long"], first["version"]) == (short, long, "2026-10")
+    assert events == [SlotSet("loan_term", None)]
+
+
+async def test_mortgage_rate_for_a_term() -> None:
+    tracker = make_tracker(
+        text="贷30年呢", slots={"home_status": "first", "loan_term": "30"}
+    )
+    events, dispatcher = await run(ActionMortgageRate(), tracker)
+    assert dispatcher.messages[0]["response"] == "utter_mortgage_rate_term"
+    assert (dispatcher.messages[0]["rate"], dispatcher.messages[0]["term"]) == (
+        "3.05",
+        30,
+    )
+    assert events == [SlotSet("loan_term", "30")]
+
+
+# --- transactions -----------------------------------------------------------------------
+async def test_search_transactions_by_merchant_then_period_follow_up(
+    repo: ProfileRepository,
+) -> None:
+    ask = make_tracker(
+        text="上个月在星巴克花了多少",
+        intent="search_transactions",
+        entities=[entity("period", "last_month"), entity("merchant", "starbucks")],
+        token=token_for("C001"),
+    )
+    events, dispatcher = await run(ActionSearchTransactions(), ask)
+    assert events == [
+        SlotSet("period", "last_month"),
+        SlotSet("merchant", "starbucks"),
+        SlotSet("category", None),
+    ]
+    kinds = responses(dispatcher)
+    assert kinds[0] in (
+        "utter_transactions_summary_filtered",
+        "utter_transactions_none",
+    )
+    if kinds[0] == "utter_transactions_summary_filtered":
+        assert dispatcher.messages[0]["filter"] == "星巴克"
+    follow = make_tracker(
+        text="那这个月呢",
+        intent="inform",
+        entities=[entity("period", "this_month")],
+        slots={"period": "this_month", "merchant": "starbucks"},
+        token=token_for("C001"),
+    )
+    events, _ = await run(ActionSearchTransactions(), follow)
+    assert events == [
+        SlotSet("period", "this_month"),
+        SlotSet("merchant", "starbucks"),
+        SlotSet("category", None),
+    ]
+
+
+async def test_search_transactions_totals_match_the_database(
+    repo: ProfileRepository,
+) -> None:
+    tracker = make_tracker(
+        text="show my transactions over the last 90 days",
+        intent="search_transactions",
+        entities=[entity("period", "last_90_days")],
+        token=token_for("C002"),
+    )
+    _, dispatcher = await run(ActionSearchTransactions(), tracker)
+    summary = dispatcher.messages[0]
+    from datetime import date, timedelta
+
+    expected = repo.search_transactions(
+        "C002", date.today() - timedelta(days=89), date.today()
+    )
+    assert summary["response"] == "utter_transactions_summary"
+    assert summary["count"] == expected.count
+    assert summary["spent"] == f"CNY {expected.spent:,.2f}"
+    assert responses(dispatcher)[1:] == ["utter_transaction_line"] * len(expected.top)
+
+
+# --- wealth ------------------------------------------------------------------------------
+async def test_wealth_recommendation_never_exceeds_the_risk_level(
+    repo: ProfileRepository,
+) -> None:
+    tracker = make_tracker(
+        text="有什么理财推荐",
+        intent="recommend_wealth_product",
+        token=token_for("C003"),
+    )  # 王芳 is R2
+    _, dispatcher = await run(ActionRecommendWealth(), tracker)
+    kinds = responses(dispatcher)
+    assert kinds[0] == "utter_wealth_intro" and kinds[-1] == "utter_wealth_disclaimer"
+    risks = [
+        m["risk"]
+        for m in dispatcher.messages
+        if m["response"].startswith("utter_wealth_product")
+    ]
+    assert risks and all(int(r[1]) <= 2 for r in risks)
+    assert dispatcher.messages[0]["risk"] == "R2"
+
+
+# --- transfers ---------------------------------------------------------------------------
+def form_tracker(text: str, intent: str = "inform", **kwargs):
+    return make_tracker(
+        text=text,
+        intent=intent,
+        token=token_for("C001"),
+        active_loop="transfer_form",
+        **kwargs,
+    )
+
+
+async def test_form_asks_nothing_of_an_anonymous_customer() -> None:
+    form = ValidateTransferForm()
+    tracker = make_tracker(
+        text="我要转账", intent="transfer_money", active_loop="transfer_form"
+    )
+    required = await form.required_slots(
+        ["amount", "recipient", "transfer_confirmed"],
+        CollectingDispatcher(),
+        tracker,
+        {},
+    )
+    assert required == []
+
+
+@pytest.mark.parametrize(
+    ("value", "slot", "reply"),
+    [
+        ("3000.00", "3000.00", None),
+        ("0.00", None, "utter_invalid_amount"),
+        ("abc", None, "utter_invalid_amount"),
+        ("999999.00", None, "utter_over_single_limit"),
+        (
+            "100000.00",
+            None,
+            "utter_insufficient_funds",
+        ),  # current account holds 28,650.32
+    ],
+)
+async def test_validate_amount(value: str, slot: str | None, reply: str | None) -> None:
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTransferForm().validate_amount(
+        value, dispatcher, form_tracker("x"), {}
+    )
+    assert result == {"amount": slot}
+    assert responses(dispatcher) == ([reply] if reply else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("给我妈", "妈妈"), ("张伟", "张伟"), ("小张", "张伟")]
+)
+async def test_validate_recipient_resolves_saved_payees(text: str, name: str) -> None:
+    result = await ValidateTransferForm().validate_recipient(
+        text, CollectingDispatcher(), form_tracker(text), {}
+    )
+    assert result["recipient"] == name and result["payee_id"].isdigit()
+
+
+async def test_validate_recipient_refuses_unknown_payees() -> None:
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTransferForm().validate_recipient(
+        "刘德明", dispatcher, form_tracker("刘德明"), {}
+    )
+    assert result == {"recipient": None, "payee_id": None}
+    assert responses(dispatcher) == ["utter_unknown_payee"]
+
+
+async def test_extract_recipient_finds_a_payee_inside_the_request() -> None:
+    tracker = form_tracker("我想给张伟转五千", intent="transfer_money")
+    result = await ValidateTransferForm().extract_recipient(
+        CollectingDispatcher(), tracker, {}
+    )
+    assert result == {"recipient": "张伟"}
+    other = form_tracker("确认", intent="affirm")
+    assert (
+        await ValidateTransferForm().extract_recipient(
+            CollectingDispatcher(), other, {}
+        )
+        == {}
+    )
+
+
+async def test_a_correction_asks_for_confirmation_again() -> None:
+    tracker = form_tracker(
+        "不对，是三千",
+        slots={
+            "amount": "3000.00",
+            "transfer_confirmed": False,
+            "requested_slot": "transfer_confirmed",
+        },
+    )
+    tracker.events.append({"event": "slot", "name": "amount", "value": "3000.00"})
+    tracker.events.append(
+        {"event": "slot", "name": "transfer_confirmed", "value": False}
+    )
+    result = await ValidateTransferForm().validate_transfer_confirmed(
+        False, CollectingDispatcher(), tracker, {}
+    )
+    assert result == {"transfer_confirmed": None}
+    plain = form_tracker("确认", intent="affirm")
+    plain.events.append({"event": "slot", "name": "transfer_confirmed", "value": True})
+    assert await ValidateTransferForm().validate_transfer_confirmed(
+        True, CollectingDispatcher(), plain, {}
+    ) == {"transfer_confirmed": True}
+
+
+async def test_confirmation_question_formats_the_amount_per_language() -> None:
+    tracker = make_tracker(
+        text="send 500 to Alice",
+        token=token_for("C002"),
+        slots={
+            "amount": "500.00",
+            "recipient": "Alice Zhang",
+            "account_type": "savings",
+        },
+    )  # an earlier balance question
+    _, dispatcher = await run(ActionAskTransferConfirmed(), tracker)
+    assert dispatcher.messages[0]["amount"] == "CNY 500.00"
+    assert dispatcher.messages[0]["recipient"] == "Alice Zhang"
+    assert dispatcher.messages[0]["account"] == "**** 0987"  # the current account
+
+
+async def test_transfer_from_savings_when_named_during_the_transfer(
+    repo: ProfileRepository,
+) -> None:
+    tracker = await confirmed_transfer(repo, amount="100.00")
+    tracker.slots["source_account"] = "savings"
+    await run(ActionTransfer(), tracker)
+    balances = {a.account_type: a.balance for a in repo.accounts("C001")}
+    assert balances == {"current": Decimal("28650.32"), "savings": Decimal("149900.00")}
+
+
+async def confirmed_transfer(repo: ProfileRepository, amount: str = "3000.00"):
+    payee = repo.find_payee("C001", "王芳")
+    return make_tracker(
+        text="确认",
+        intent="affirm",
+        token=token_for("C001"),
+        slots={
+            "amount": amount,
+            "recipient": "王芳",
+            "payee_id": str(payee.id),
+            "transfer_confirmed": True,
+            "account_type": "savings",
+        },
+    )
+
+
+async def test_confirmed_transfer_moves_money_once(repo: ProfileRepository) -> None:
+    tracker = await confirmed_transfer(repo)
+    before = {a.account_type: a.balance for a in repo.accounts("C003")}
+    events, dispatcher = await run(ActionTransfer(), tracker)
+    assert responses(dispatcher) == ["utter_transfer_done"]
+    assert dispatcher.messages[0]["balance"] == "25,650.32 元"
+    assert events == [
+        SlotSet("amount", None),
+        SlotSet("recipient", None),
+        SlotSet("payee_id", None),
+        SlotSet("transfer_confirmed", None),
+        SlotSet("source_account", None),
+    ]
+    # The action server may receive the same call twice (a retry): no second debit.
+    await run(ActionTransfer(), tracker)
+    assert repo.accounts("C001")[0].balance == Decimal("25650.32")
+    after = {a.account_type: a.balance for a in repo.accounts("C003")}
+    assert after["current"] == before["current"] + Decimal("3000.00")
+
+
+async def test_declined_transfer_moves_nothing(repo: ProfileRepository) -> None:
+    tracker = await confirmed_transfer(repo)
+    tracker.slots["transfer_confirmed"] = False
+    _, dispatcher = await run(ActionTransfer(), tracker)
+    assert responses(dispatcher) == ["utter_transfer_cancelled"]
+    assert repo.accounts("C001")[0].balance == Decimal("28650.32")
+
+
+async def test_transfer_over_the_balance_is_rejected_at_execution(
+    repo: ProfileRepository,
+) -> None:
+    tracker = await confirmed_transfer(repo, amount="30000.00")
+    _, dispatcher = await run(ActionTransfer(), tracker)
+    assert responses(dispatcher) == ["utter_transfer_insufficient"]
+    assert repo.accounts("C001")[0].balance == Decimal("28650.32")
+
+
+def test_idempotency_key_depends_on_the_confirming_message() -> None:
+    one = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
+    again = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
+    later = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=2.0)
+    assert idempotency_key(one) == idempotency_key(again) != idempotency_key(later)
+
+
+async def test_cancel_transfer_clears_the_form() -> None:
+    events, dispatcher = await run(ActionCancelTransfer(), form_tracker("算了"))
+    assert responses(dispatcher) == ["utter_transfer_cancelled"]
+    assert (
+        SlotSet("amount", None) in events and SlotSet("requested_slot", None) in events
+    )
+
+
+# --- session, greeting, language, human ----------------------------------------------------
+async def test_session_start_identifies_the_customer_and_carries_facts(
+    repo: ProfileRepository,
+) -> None:
+    tracker = make_tracker(
+        text="",
+        slots={"home_status": "first", "amount": "5.00", "language": None},
+        session_metadata={"auth_token": token_for("C002")},
+    )
+    events, _ = await run(ActionSessionStart(), tracker)
+    assert events[0] == SessionStarted() and events[-1] == ActionExecuted(
+        "action_listen"
+    )
+    assert SlotSet("home_status", "first") in events
+    assert SlotSet("amount", "5.00") not in events  # task state does not carry over
+    assert SlotSet("customer_id", "C002") in events
+    assert SlotSet("language", "en") in events  # C002's preferred language
+
+
+async def test_greeting_uses_the_name_in_the_customer_language() -> None:
+    tracker = make_tracker(text="hello", intent="greet", token=token_for("C002"))
+    _, dispatcher = await run(ActionGreet(), tracker)
+    assert dispatcher.messages[0]["response"] == "utter_greet_customer"
+    assert dispatcher.messages[0]["name"] == "Emma Walker"
+    _, anonymous = await run(ActionGreet(), make_tracker(text="你好", intent="greet"))
+    assert responses(anonymous) == ["utter_greet"]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed", "expected"),
+    [
+        ("查余额", "zh", {"language": "zh"}),
+        ("balance please", "en", {"language": "en"}),
+        ("$300", None, {}),
+        ("2w", None, {}),
+        ("/affirm", None, {}),
+    ],
+)
+async def test_language_slot_follows_each_message(text, parsed, expected) -> None:
+    tracker = make_tracker(text=text)
+    tracker.latest_message["language"] = parsed
+    result = await ValidateSlotMappings().extract_language(
+        CollectingDispatcher(), tracker, {}
+    )
+    assert result == expected
+
+
+async def test_human_request_is_recorded(repo: ProfileRepository) -> None:
+    tracker = make_tracker(
+        text="转人工",
+        intent="request_human",
+        token=token_for("C001"),
+        slots={"topic": "service"},
+    )
+    _, dispatcher = await run(ActionRequestHuman(), tracker)
+    assert responses(dispatcher) == ["utter_human_placeholder"]
+    from sqlalchemy import select
+
+    from actions.profile_db import models as m
+    from actions.profile_db.session import session_scope
+
+    with session_scope(repo._engine) as s:
+        row = s.execute(select(m.Interaction)).scalar_one()
+        assert (row.customer_id, row.outcome, row.channel) == (
+            "C001",
+            "human_requested",
+            "rest",
+        )
