@@ -23,7 +23,6 @@ from actions.money import format_money, parse_decimal
 from actions.profile_db.repository import ProfileRepository
 from actions.settings import get_settings
 
-FORM_SLOTS = ("amount", "recipient", "transfer_confirmed")
 RESET_TRANSFER = [
     SlotSet("amount", None),
     SlotSet("recipient", None),
@@ -89,6 +88,20 @@ class ValidateTransferForm(FormValidationAction):
         except BotError:
             return {}
         return {"recipient": payee.name} if payee else {}
+
+    async def extract_source_account(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The account named during the transfer ("从储蓄账户转"), else the current one.
+
+        Returns nothing when nothing changes, so that a message which fills no slot (a
+        balance question in the middle) is still rejected by the form and answered by
+        the interruption rules.
+        """
+        named = next(tracker.get_latest_entity_values("account_type"), None)
+        current = tracker.get_slot("source_account")
+        wanted = named or current or "current"
+        return {} if wanted == current else {"source_account": wanted}
 
     async def validate_amount(
         self,

@@ -545,3 +545,27 @@ async def test_human_request_is_recorded(repo: ProfileRepository) -> None:
             "human_requested",
             "rest",
         )
+
+
+@pytest.mark.parametrize(
+    ("entities", "slots", "expected"),
+    [
+        ([], {}, {"source_account": "current"}),
+        ([entity("account_type", "savings")], {}, {"source_account": "savings"}),
+        (
+            [entity("account_type", "savings")],
+            {"source_account": "current"},
+            {"source_account": "savings"},
+        ),
+        # Unchanged: nothing is extracted, so an interruption is still rejected by the form.
+        ([], {"source_account": "savings"}, {}),
+        # A balance question about savings earlier is not a choice of account.
+        ([], {"account_type": "savings"}, {"source_account": "current"}),
+    ],
+)
+async def test_source_account_defaults_to_current(entities, slots, expected) -> None:
+    tracker = form_tracker("从储蓄账户转", entities=entities, slots=slots)
+    result = await ValidateTransferForm().extract_source_account(
+        CollectingDispatcher(), tracker, {}
+    )
+    assert result == expected

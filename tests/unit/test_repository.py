@@ -857,6 +857,38 @@ def test_search_includes_a_new_transfer(
     assert total.spent == before.spent + D("9999.99")
 
 
+def test_search_period_is_whole_utc_days_inclusive(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    current = account_id(engine, "C001", "current")
+    utc = timezone.utc
+    with session_scope(engine) as s:
+        for moment, amount in [
+            (datetime(2000, 12, 31, 23, 59, 59, tzinfo=utc), D("-8.00")),  # before
+            (datetime(2001, 1, 1, 0, 0, 0, tzinfo=utc), D("-1.00")),  # first instant
+            (datetime(2001, 1, 31, 23, 59, 59, tzinfo=utc), D("-2.00")),  # last second
+            (datetime(2001, 1, 15, 12, 0, 0, tzinfo=utc), D("16.00")),  # income
+            (datetime(2001, 2, 1, 0, 0, 0, tzinfo=utc), D("-32.00")),  # after
+        ]:
+            s.add(
+                m.Transaction(
+                    customer_id="C001",
+                    account_id=current,
+                    posted_at=moment,
+                    amount=amount,
+                    category="dining",
+                    merchant_key="kfc",
+                    description="boundary",
+                )
+            )
+    found = repo.search_transactions("C001", date(2001, 1, 1), date(2001, 1, 31))
+    assert (found.count, found.spent, found.received) == (3, D("3.00"), D("16.00"))
+    assert [(line.posted_on, line.merchant_en, line.amount) for line in found.top] == [
+        (date(2001, 1, 31), "KFC", D("2.00")),
+        (date(2001, 1, 1), "KFC", D("1.00")),
+    ]
+
+
 @pytest.mark.parametrize(
     ("start", "end"),
     [
@@ -1192,7 +1224,7 @@ def test_sqlite_concurrent_transfers_cannot_overdraw(engine: Engine) -> None:
     guard = threading.Lock()
 
     def after_execute(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
-        if "FROM accounts" in statement and "accounts.account_type =" in statement:
+        if "FROM accounts" in statement and "accounts.customer_id = " in statement:
             with guard:
                 reads.append(threading.get_ident())
                 n = len(reads)

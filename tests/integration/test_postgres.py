@@ -1,0 +1,433 @@
+"""ProfileRepository on a real PostgreSQL server.
+
+A fresh, uniquely named database is created for the module, migrated with Alembic and
+re-seeded before every test; it is dropped at the end. Skipped with a reason when the
+server in FINASSIST_TEST_PG_URL cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.errors import BotError, TransferRejected
+from actions.profile_db import models as m
+from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine, session_scope
+from scripts.seed_profiles import migrate, seed
+
+pytestmark = pytest.mark.integration
+
+PG_URL = os.environ.get(
+    "FINASSIST_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+D = Decimal
+ZERO = D("0.00")
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh, migrated database; dropped (connections terminated) afterwards."""
+    admin = create_engine(PG_URL, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        shown = make_url(PG_URL).render_as_string(hide_password=True)
+        pytest.skip(
+            f"PostgreSQL not reachable at {shown} (FINASSIST_TEST_PG_URL): {exc}"
+        )
+    name = f"finassist_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(pg_database: str) -> Iterator[Engine]:
+    """An engine on the test database, with the demo data freshly seeded."""
+    eng = make_engine(pg_database)
+    seed(eng, date.today())
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def repo(engine: Engine) -> ProfileRepository:
+    return ProfileRepository(engine)
+
+
+def balance(engine: Engine, customer_id: str, account_type: str) -> Decimal:
+    with session_scope(engine) as s:
+        return s.execute(
+            select(m.Account.balance).where(
+                m.Account.customer_id == customer_id,
+                m.Account.account_type == account_type,
+            )
+        ).scalar_one()
+
+
+def all_balances(engine: Engine) -> dict[tuple[str, str], Decimal]:
+    with session_scope(engine) as s:
+        rows = s.execute(
+            select(m.Account.customer_id, m.Account.account_type, m.Account.balance)
+        ).all()
+    return {(c, t): b for c, t, b in rows}
+
+
+def payee_id(engine: Engine, customer_id: str, name: str) -> int:
+    with session_scope(engine) as s:
+        return s.execute(
+            select(m.Payee.id).where(
+                m.Payee.customer_id == customer_id, m.Payee.name == name
+            )
+        ).scalar_one()
+
+
+def count_transfers(engine: Engine) -> int:
+    with session_scope(engine) as s:
+        return s.execute(select(func.count()).select_from(m.Transfer)).scalar_one()
+
+
+def test_money_columns_are_exact_numeric(engine: Engine) -> None:
+    with engine.connect() as conn:
+        kind = conn.execute(
+            text(
+                "SELECT data_type, numeric_precision, numeric_scale "
+                "FROM information_schema.columns "
+                "WHERE table_name = 'accounts' AND column_name = 'balance'"
+            )
+        ).one()
+    assert tuple(kind) == ("numeric", 14, 2)
+
+
+def test_transfer_and_idempotent_replay(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    wang_fang = payee_id(engine, "C001", "王芳")
+    kwargs = {
+        "customer_id": "C001",
+        "payee_id": wang_fang,
+        "amount": D("5000.00"),
+        "idempotency_key": "pg-k-1",
+        "conversation_id": "pg-conv",
+    }
+    first = repo.execute_transfer(**kwargs)
+    second = repo.execute_transfer(**kwargs)
+
+    assert (first.replayed, second.replayed) == (False, True)
+    assert second.transfer_id == first.transfer_id
+    assert first.amount == D("5000.00") and isinstance(first.amount, Decimal)
+    assert first.balance_after == D("23650.32")
+    assert balance(engine, "C001", "current") == D("23650.32")
+    assert balance(engine, "C003", "current") == D("11230.10")
+    assert count_transfers(engine) == 1
+    with session_scope(engine) as s:
+        legs = s.execute(
+            select(m.Transaction.customer_id, m.Transaction.amount)
+            .where(m.Transaction.transfer_id == first.transfer_id)
+            .order_by(m.Transaction.amount)
+        ).all()
+    assert [tuple(leg) for leg in legs] == [
+        ("C001", D("-5000.00")),
+        ("C003", D("5000.00")),
+    ]
+
+
+def test_external_transfer_credits_clearing(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    repo.execute_transfer(
+        customer_id="C001",
+        payee_id=payee_id(engine, "C001", "张伟"),
+        amount=D("1234.56"),
+        idempotency_key="pg-k-ext",
+    )
+    assert balance(engine, "C001", "current") == D("27415.76")
+    assert balance(engine, "BANK", "clearing") == D("1234.56")
+
+
+@pytest.mark.parametrize(
+    ("amount", "payee_of", "reason"),
+    [
+        (D("28650.33"), "C001", "insufficient_funds"),
+        (D("0.00"), "C001", "invalid_amount"),
+        (D("100.00"), "C002", "unknown_payee"),  # Alice Zhang is C002's payee
+    ],
+)
+def test_rejected_transfer_leaves_balances_unchanged(
+    repo: ProfileRepository, engine: Engine, amount: Decimal, payee_of: str, reason: str
+) -> None:
+    target = payee_id(engine, payee_of, "张伟" if payee_of == "C001" else "Alice Zhang")
+    before = all_balances(engine)
+    with pytest.raises(TransferRejected) as info:
+        repo.execute_transfer(
+            customer_id="C001",
+            payee_id=target,
+            amount=amount,
+            idempotency_key="pg-k-no",
+        )
+    assert info.value.reason == reason
+    assert all_balances(engine) == before
+    assert count_transfers(engine) == 0
+
+
+def test_daily_limit_on_postgres(repo: ProfileRepository, engine: Engine) -> None:
+    with session_scope(engine) as s:
+        s.execute(
+            m.Account.__table__.update()
+            .where(m.Account.__table__.c.number == "6217001234567890123")
+            .values(balance=D("200000.00"))
+        )
+    zhang_wei = payee_id(engine, "C001", "张伟")
+    for n in range(2):
+        repo.execute_transfer(
+            customer_id="C001",
+            payee_id=zhang_wei,
+            amount=D("25000.00"),
+            idempotency_key=f"pg-day-{n}",
+        )
+    with pytest.raises(TransferRejected) as info:
+        repo.execute_transfer(
+            customer_id="C001",
+            payee_id=zhang_wei,
+            amount=D("0.01"),
+            idempotency_key="pg-day-over",
+        )
+    assert info.value.reason == "daily_limit"
+    assert balance(engine, "C001", "current") == D("150000.00")
+
+
+def test_freeze_cards(repo: ProfileRepository, engine: Engine) -> None:
+    frozen = repo.freeze_cards("C001", "credit")
+    assert [(c.card_type, c.last4, c.status) for c in frozen] == [
+        ("credit", "4821", "frozen")
+    ]
+    assert [c.status for c in repo.freeze_cards("C001", "credit")] == ["frozen"]
+    with session_scope(engine) as s:
+        states = {
+            (c, t): (st, at is not None)
+            for c, t, st, at in s.execute(
+                select(
+                    m.Card.customer_id,
+                    m.Card.card_type,
+                    m.Card.status,
+                    m.Card.frozen_at,
+                )
+            ).all()
+        }
+    assert states.pop(("C001", "credit")) == ("frozen", True)
+    assert set(states.values()) == {("active", False)}
+    everything = repo.freeze_cards("C002", "all")
+    assert sorted(c.status for c in everything) == ["frozen", "frozen"]
+    assert [c.status for c in repo.cards("C003")] == ["active", "active"]
+
+
+def test_search_transactions_totals_match_direct_query(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    end = date.today()
+    start = end - timedelta(days=90)
+    found = repo.search_transactions("C001", start, end)
+    lo = datetime.combine(start, datetime.min.time(), tzinfo=timezone.utc)
+    hi = datetime.combine(
+        end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc
+    )
+    with session_scope(engine) as s:
+        amounts = (
+            s.execute(
+                select(m.Transaction.amount).where(
+                    m.Transaction.customer_id == "C001",
+                    m.Transaction.posted_at >= lo,
+                    m.Transaction.posted_at < hi,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        dining = (
+            s.execute(
+                select(m.Transaction.amount).where(
+                    m.Transaction.customer_id == "C001",
+                    m.Transaction.category == "dining",
+                    m.Transaction.posted_at >= lo,
+                    m.Transaction.posted_at < hi,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert found.count == len(amounts) > 0
+    assert found.spent == -sum((a for a in amounts if a < 0), ZERO)
+    assert found.received == sum((a for a in amounts if a > 0), ZERO)
+    assert isinstance(found.spent, Decimal) and isinstance(found.received, Decimal)
+    assert [line.amount for line in found.top] == sorted(
+        (-a for a in amounts if a < 0), reverse=True
+    )[:3]
+    by_category = repo.search_transactions("C001", start, end, category="dining")
+    assert (by_category.count, by_category.spent) == (
+        len(dining),
+        -sum(dining, ZERO),
+    )
+    empty = repo.search_transactions("C001", date(2001, 1, 1), date(2001, 1, 31))
+    assert (empty.count, empty.spent, empty.received, empty.top) == (0, ZERO, ZERO, ())
+
+
+def test_mortgage_rates_and_products_on_postgres(repo: ProfileRepository) -> None:
+    rows = repo.mortgage_rates("first", date(2026, 11, 1))
+    assert [
+        (r.version, r.min_term_years, r.max_term_years, r.annual_rate) for r in rows
+    ] == [
+        ("2026-10", 1, 5, D("2.6000")),
+        ("2026-10", 6, 30, D("3.0500")),
+    ]
+    assert repo.mortgage_rates("first", date(2026, 1, 1)) == []
+    assert [p.code for p in repo.wealth_products(2)] == [
+        "FA-CASH01",
+        "FA-FIX90",
+        "FA-BOND180",
+    ]
+
+
+def run_concurrently(
+    engine: Engine, hook_matches, first_call, second_call
+) -> list[object]:  # type: ignore[no-untyped-def]
+    """Run two calls in threads; the second starts once the first has run a statement
+    matching `hook_matches`, and the first then waits (at most 1 s) for the second to run
+    a matching statement too, so both are inside their transactions at the same time."""
+    first_hit, second_hit = threading.Event(), threading.Event()
+    hits: list[int] = []
+    guard = threading.Lock()
+
+    def after_execute(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        if hook_matches(statement):
+            with guard:
+                hits.append(threading.get_ident())
+                n = len(hits)
+            if n == 1:
+                first_hit.set()
+                second_hit.wait(1.0)
+            elif n == 2:
+                second_hit.set()
+
+    outcomes: list[object] = []
+
+    def run(call) -> None:  # type: ignore[no-untyped-def]
+        try:
+            outcomes.append(call())
+        except BotError as exc:
+            outcomes.append(exc)
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        first = threading.Thread(target=run, args=(first_call,))
+        second = threading.Thread(target=run, args=(second_call,))
+        first.start()
+        assert first_hit.wait(10), "the first call never reached the hooked statement"
+        second.start()
+        first.join(30)
+        second.join(30)
+        assert not first.is_alive() and not second.is_alive()
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+    return outcomes
+
+
+def test_concurrent_transfers_from_one_account_cannot_overdraw(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    start_balance = balance(engine, "C001", "current")
+    amount = (start_balance * D("0.6")).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    zhang_wei = payee_id(engine, "C001", "张伟")
+
+    def transfer(key: str):  # type: ignore[no-untyped-def]
+        return lambda: repo.execute_transfer(
+            customer_id="C001", payee_id=zhang_wei, amount=amount, idempotency_key=key
+        )
+
+    # The first transfer holds the source row (SELECT ... FOR UPDATE) while the second
+    # one starts; the second must wait for it and then see the reduced balance.
+    outcomes = run_concurrently(
+        engine,
+        lambda sql: "FOR UPDATE" in sql and "accounts.customer_id = " in sql,
+        transfer("pg-race-1"),
+        transfer("pg-race-2"),
+    )
+    rejected = [o for o in outcomes if isinstance(o, TransferRejected)]
+    succeeded = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(succeeded) == 1 and len(rejected) == 1, outcomes
+    assert rejected[0].reason == "insufficient_funds"
+    assert balance(engine, "C001", "current") == start_balance - amount
+    assert balance(engine, "BANK", "clearing") == amount
+    assert count_transfers(engine) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: execute_transfer locks only the source and clearing accounts. The internal "
+        "payee's account is read with s.get() (no FOR UPDATE) and written back as "
+        "read-value + amount, so two concurrent transfers to the same internal account "
+        "(C001 -> 王芳 and C002 -> Bob Chen both credit C003's current account) lose one "
+        "credit under READ COMMITTED: both senders are debited, C003 gets only one."
+    ),
+)
+def test_concurrent_credits_to_one_internal_account_both_arrive(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    start = balance(engine, "C003", "current")
+    to_wang_fang = payee_id(engine, "C001", "王芳")
+    to_bob_chen = payee_id(engine, "C002", "Bob Chen")  # also C003's current account
+
+    def reads_credit_account(sql: str) -> bool:
+        return (
+            sql.lstrip().startswith("SELECT")
+            and "FROM accounts" in sql
+            and "WHERE accounts.id =" in sql
+            and "FOR UPDATE" not in sql
+        )
+
+    outcomes = run_concurrently(
+        engine,
+        reads_credit_account,
+        lambda: repo.execute_transfer(
+            customer_id="C001",
+            payee_id=to_wang_fang,
+            amount=D("1000.00"),
+            idempotency_key="pg-credit-1",
+        ),
+        lambda: repo.execute_transfer(
+            customer_id="C002",
+            payee_id=to_bob_chen,
+            amount=D("2000.00"),
+            idempotency_key="pg-credit-2",
+        ),
+    )
+    assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
+    assert balance(engine, "C001", "current") == D("27650.32")
+    assert balance(engine, "C002", "current") == D("10480.75")
+    assert balance(engine, "C003", "current") == start + D("3000.00")

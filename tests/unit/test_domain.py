@@ -1,0 +1,99 @@
+"""The domain, the registered actions and the training data agree with each other."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk.executor import ActionExecutor
+
+from scripts.check_nlu_data import TRAINING, examples, problems
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+CONTRACT = {
+    "greet",
+    "goodbye",
+    "affirm",
+    "deny",
+    "thank",
+    "bot_challenge",
+    "stop",
+    "inform",
+    "check_balance",
+    "transfer_money",
+    "check_card_limit",
+    "ask_mortgage_rate",
+    "recommend_wealth_product",
+    "report_lost_card",
+    "search_transactions",
+    "request_human",
+    "complain",
+    "faq",
+    "out_of_scope",
+}
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def test_intent_contract_is_in_the_domain() -> None:
+    assert CONTRACT <= set(DOMAIN["intents"])
+
+
+def test_every_domain_action_is_registered_and_vice_versa() -> None:
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == set(DOMAIN["actions"])
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN["responses"]))
+def test_every_response_has_chinese_english_and_a_default(name: str) -> None:
+    variations = DOMAIN["responses"][name]
+    by_language: dict[str | None, list[str]] = {}
+    for variation in variations:
+        language = next(
+            (
+                c["value"]
+                for c in variation.get("condition", [])
+                if c["name"] == "language"
+            ),
+            None,
+        )
+        by_language.setdefault(language, []).append(variation["text"])
+    assert set(by_language) == {"zh", "en", None}, name
+    assert all(re.search(r"[\u4e00-\u9fff]", t) for t in by_language["zh"]), name
+    assert not any(re.search(r"[\u4e00-\u9fff]", t) for t in by_language["en"]), name
+    # Every variation fills the same variables, so no reply shows a raw "{amount}".
+    placeholders = {
+        frozenset(PLACEHOLDER.findall(t))
+        for texts in by_language.values()
+        for t in texts
+    }
+    assert len(placeholders) == 1 or name in {"utter_greet"}, (name, placeholders)
+
+
+def test_every_faq_intent_has_an_answer() -> None:
+    topics = {
+        intent
+        for path in TRAINING
+        for intent, _ in examples(path)
+        if intent.startswith("faq/")
+    }
+    answers = {
+        name.removeprefix("utter_")
+        for name in DOMAIN["responses"]
+        if name.startswith("utter_faq/")
+    }
+    assert len(topics) >= 12 and topics == answers
+
+
+def test_training_data_has_no_duplicates_and_no_held_out_leak() -> None:
+    assert problems() == []
+
+
+@pytest.mark.parametrize("intent", sorted(CONTRACT - {"faq"}))
+def test_every_contract_intent_has_25_examples_per_language(intent: str) -> None:
+    counts = {"zh": 0, "en": 0}
+    for path in TRAINING:
+        if path.parent.name in counts:
+            counts[path.parent.name] += sum(1 for i, _ in examples(path) if i == intent)
+    assert counts["zh"] >= 25 and counts["en"] >= 25, counts
