@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/finassist.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 # Local settings (copy .env.example to .env); the environment still wins over defaults.
 ifneq (,$(wildcard .env))

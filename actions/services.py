@@ -13,7 +13,9 @@ from actions.settings import get_settings
 @lru_cache(maxsize=1)
 def profile_repository() -> ProfileRepository:
     """The profile repository over DATABASE_URL, built on first use."""
-    return ProfileRepository(make_engine(get_settings().database_url))
+    return ProfileRepository(
+        make_engine(get_settings().database_url), zone=local_zone()
+    )
 
 
 def local_zone() -> ZoneInfo:

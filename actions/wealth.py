@@ -31,9 +31,10 @@ def recommend(
 ) -> Recommendation:
     """Choose up to three products for a customer.
 
-    A liquid product first (the reserve stays reachable), then the longest-term product
-    that fits, then one at the customer's own risk level, each affordable from the money
-    above the reserve.
+    A liquid low-risk product first (it suits the reserve too), then the fixed-term
+    product (up to a year) of the highest risk level allowed, longest term on a
+    tie, then one at the customer's own level from R3 up; the last two must be
+    affordable from the money above the reserve.
 
     Args:
         profile: balances and monthly income/spending over the last three months.

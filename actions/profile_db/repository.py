@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
@@ -167,9 +168,17 @@ def _norm(text: str) -> str:
 class ProfileRepository:
     """All profile-database access of the actions, one session per call."""
 
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock = utc_now, zone: tzinfo = timezone.utc
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        # Days ("today" for the daily limit, "last month" for a search) are the bank's
+        # local days, not UTC days.
+        self._zone = zone
+
+    def _day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self._zone)
 
     def _scope(self):  # type: ignore[no-untyped-def]
         return session_scope(self._engine)
@@ -323,8 +332,8 @@ class ProfileRepository:
             raise TransferRejected("invalid_amount")
         if max_single is not None and amount > max_single:
             raise TransferRejected("over_single_limit")
-        day_start = today_start or datetime.combine(
-            self._clock().date(), time.min, tzinfo=timezone.utc
+        day_start = today_start or self._day_start(
+            self._clock().astimezone(self._zone).date()
         )
 
         def work(s: Session) -> TransferResult:
@@ -333,7 +342,6 @@ class ProfileRepository:
             ).scalar_one_or_none()
             if existing is not None:
                 return _replayed(s, existing)
-            source = _source_account(s, customer_id, account_type)
             payee = s.execute(
                 select(m.Payee).where(
                     m.Payee.id == payee_id, m.Payee.customer_id == customer_id
@@ -341,6 +349,7 @@ class ProfileRepository:
             ).scalar_one_or_none()
             if payee is None:
                 raise TransferRejected("unknown_payee")
+            source, credit = _lock_accounts(s, customer_id, account_type, payee)
             if source.balance < amount:
                 raise TransferRejected("insufficient_funds")
             sent_today = s.execute(
@@ -377,10 +386,6 @@ class ProfileRepository:
                     description=f"transfer to {payee.name}",
                 )
             )
-            credit = s.get(m.Account, payee.account_id) if payee.account_id else None
-            if credit is None:
-                # External payee: the bank's clearing account takes the credit leg.
-                credit = _clearing_account(s)
             credit.balance = credit.balance + amount
             s.add(
                 m.Transaction(
@@ -412,7 +417,9 @@ class ProfileRepository:
                     select(m.Transfer).where(
                         m.Transfer.idempotency_key == idempotency_key
                     )
-                ).scalar_one()
+                ).scalar_one_or_none()
+                if existing is None:  # another constraint failed: nothing was written
+                    raise ServiceUnavailable("transfer not recorded")
                 return _replayed(s, existing)
 
             return self._run(replay)  # type: ignore[return-value]
@@ -428,8 +435,7 @@ class ProfileRepository:
         top: int = 3,
     ) -> TransactionSearch:
         """Totals of a customer's transactions in [start, end], optionally filtered."""
-        lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
-        hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        lo, hi = self._day_start(start), self._day_start(end + timedelta(days=1))
 
         def work(s: Session) -> TransactionSearch:
             conds = [
@@ -486,7 +492,7 @@ class ProfileRepository:
         self, customer_id: str, since: date, months: int = 3
     ) -> SpendingProfile:
         """Average monthly income and spending since `since`, and total balance."""
-        lo = datetime.combine(since, time.min, tzinfo=timezone.utc)
+        lo = self._day_start(since)
 
         def work(s: Session) -> SpendingProfile:
             income, spending = s.execute(
@@ -613,7 +619,8 @@ class ProfileRepository:
                     )
                 )
             else:
-                row.last_seen_at = now
+                # A conversation id belongs to whoever proved their identity last.
+                row.customer_id, row.last_seen_at = customer_id, now
 
         self._run(work)
 
@@ -680,32 +687,43 @@ def _card_view(c: m.Card) -> CardView:
     )
 
 
-def _source_account(
-    s: Session, customer_id: str, account_type: str | None
-) -> m.Account:
-    query = select(m.Account).where(
-        m.Account.customer_id == customer_id, m.Account.status == "active"
+def _account_id(s: Session, *conditions: Any) -> int | None:
+    return s.execute(
+        select(m.Account.id).where(*conditions).order_by(m.Account.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def _lock_accounts(
+    s: Session, customer_id: str, account_type: str | None, payee: m.Payee
+) -> tuple[m.Account, m.Account]:
+    """Lock the debit and the credit account of a transfer, lowest id first.
+
+    Both rows are locked (SELECT ... FOR UPDATE on PostgreSQL) so that concurrent
+    transfers can neither overdraw the source nor lose a credit, and always in id order
+    so that two transfers in opposite directions cannot deadlock. External payees are
+    credited through the bank's clearing account.
+    """
+    source_id = _account_id(
+        s,
+        m.Account.customer_id == customer_id,
+        m.Account.status == "active",
+        m.Account.account_type == (account_type or "current"),
     )
-    query = query.where(m.Account.account_type == (account_type or "current"))
-    # Lock the row on PostgreSQL so two concurrent transfers cannot overdraw it.
-    account = s.execute(
-        query.order_by(m.Account.id).limit(1).with_for_update()
-    ).scalar_one_or_none()
-    if account is None:
+    credit_id = payee.account_id or _account_id(s, m.Account.account_type == "clearing")
+    if source_id is None or credit_id is None:
         raise TransferRejected("no_account")
-    return account
-
-
-def _clearing_account(s: Session) -> m.Account:
-    account = s.execute(
-        select(m.Account)
-        .where(m.Account.account_type == "clearing")
-        .limit(1)
-        .with_for_update()
-    ).scalar_one_or_none()
-    if account is None:
-        raise TransferRejected("no_account", "the bank's clearing account is missing")
-    return account
+    locked = {
+        a.id: a
+        for a in s.execute(
+            select(m.Account)
+            .where(m.Account.id.in_({source_id, credit_id}))
+            .order_by(m.Account.id)
+            .with_for_update()
+        ).scalars()
+    }
+    if source_id not in locked or credit_id not in locked:
+        raise TransferRejected("no_account")
+    return locked[source_id], locked[credit_id]
 
 
 def _replayed(s: Session, t: m.Transfer) -> TransferResult:

@@ -1269,3 +1269,30 @@ def test_sqlite_concurrent_transfers_cannot_overdraw(engine: Engine) -> None:
     )
     assert balance(engine, "BANK", "clearing") == amount
     assert count_rows(engine, m.Transfer) == 1
+
+
+def test_days_are_the_bank_s_local_days(db_url: str) -> None:
+    """At 01:00 in Shanghai (17:00 UTC the day before) "today" is the Shanghai day."""
+    from datetime import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    engine = make_engine(db_url)
+    try:
+        clock = lambda: dt(2026, 11, 25, 1, 0, tzinfo=shanghai)  # noqa: E731
+        repo = ProfileRepository(engine, clock=clock, zone=shanghai)
+        assert (
+            repo._day_start(clock().date()).isoformat() == "2026-11-25T00:00:00+08:00"
+        )
+    finally:
+        engine.dispose()
+
+
+def test_a_conversation_id_belongs_to_the_last_verified_customer(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    repo.record_channel_identity("C001", "rest", "shared-device")
+    repo.record_channel_identity("C002", "rest", "shared-device")
+    with session_scope(engine) as s:
+        rows = s.execute(select(m.ChannelIdentity.customer_id)).scalars().all()
+    assert rows == ["C002"]
