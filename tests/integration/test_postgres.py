@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +24,7 @@ from actions.profile_db import models as m
 from actions.profile_db.repository import ProfileRepository
 from actions.profile_db.session import make_engine, session_scope
 from scripts.seed_profiles import migrate, seed
+from tests.db import all_balances, balance, count_rows, payee_id
 
 pytestmark = pytest.mark.integration
 
@@ -93,38 +94,6 @@ def repo(engine: Engine) -> ProfileRepository:
     return ProfileRepository(engine)
 
 
-def balance(engine: Engine, customer_id: str, account_type: str) -> Decimal:
-    with session_scope(engine) as s:
-        return s.execute(
-            select(m.Account.balance).where(
-                m.Account.customer_id == customer_id,
-                m.Account.account_type == account_type,
-            )
-        ).scalar_one()
-
-
-def all_balances(engine: Engine) -> dict[tuple[str, str], Decimal]:
-    with session_scope(engine) as s:
-        rows = s.execute(
-            select(m.Account.customer_id, m.Account.account_type, m.Account.balance)
-        ).all()
-    return {(c, t): b for c, t, b in rows}
-
-
-def payee_id(engine: Engine, customer_id: str, name: str) -> int:
-    with session_scope(engine) as s:
-        return s.execute(
-            select(m.Payee.id).where(
-                m.Payee.customer_id == customer_id, m.Payee.name == name
-            )
-        ).scalar_one()
-
-
-def count_transfers(engine: Engine) -> int:
-    with session_scope(engine) as s:
-        return s.execute(select(func.count()).select_from(m.Transfer)).scalar_one()
-
-
 def test_money_columns_are_exact_numeric(engine: Engine) -> None:
     with engine.connect() as conn:
         kind = conn.execute(
@@ -157,7 +126,7 @@ def test_transfer_and_idempotent_replay(
     assert first.balance_after == D("23650.32")
     assert balance(engine, "C001", "current") == D("23650.32")
     assert balance(engine, "C003", "current") == D("11230.10")
-    assert count_transfers(engine) == 1
+    assert count_rows(engine, m.Transfer) == 1
     with session_scope(engine) as s:
         legs = s.execute(
             select(m.Transaction.customer_id, m.Transaction.amount)
@@ -205,7 +174,7 @@ def test_rejected_transfer_leaves_balances_unchanged(
         )
     assert info.value.reason == reason
     assert all_balances(engine) == before
-    assert count_transfers(engine) == 0
+    assert count_rows(engine, m.Transfer) == 0
 
 
 def test_daily_limit_on_postgres(repo: ProfileRepository, engine: Engine) -> None:
@@ -401,7 +370,7 @@ def test_concurrent_transfers_from_one_account_cannot_overdraw(
     assert rejected[0].reason == "insufficient_funds"
     assert balance(engine, "C001", "current") == start_balance - amount
     assert balance(engine, "BANK", "clearing") == amount
-    assert count_transfers(engine) == 1
+    assert count_rows(engine, m.Transfer) == 1
 
 
 def test_concurrent_credits_to_one_internal_account_both_arrive(
