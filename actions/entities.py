@@ -27,6 +27,61 @@ _PERIOD_EN = re.compile(
     r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b",
     re.IGNORECASE,
 )
+# A payee named around a transfer verb: 给张伟转, 转给王芳, 转2万到我妈那, to Alice,
+# pay my landlord. Names are then resolved against the customer's own payee list.
+_RECIPIENT_ZH = re.compile(
+    r"(?:转账给|转钱给|转给|汇给|打给|给|到)\s*(?P<name>[\u4e00-\u9fff]{1,4}?|"
+    r"[A-Za-z][A-Za-z.]*(?:\s[A-Z][a-z.]+)?)"
+    r"\s*(?=转|汇|打|那|账户|的卡|卡里|[0-9零一二两三四五六七八九十百千万¥￥]|块|元|吧|呀|啊|哈|，|,|。|！|!|？|\?|\s|$)"
+)
+_RECIPIENT_EN = re.compile(
+    r"\b(?:to|pay|paying)\s+(?P<name>(?:my\s+)?[A-Za-z][A-Za-z.']*(?:\s+[A-Z][A-Za-z.']*)?)",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = {
+    "make",
+    "send",
+    "transfer",
+    "pay",
+    "move",
+    "wire",
+    "do",
+    "be",
+    "the",
+    "a",
+    "an",
+    "someone",
+    "somebody",
+    "me",
+    "you",
+    "it",
+    "them",
+    "him",
+    "her",
+    "my",
+    "your",
+    "check",
+    "see",
+    "know",
+    "get",
+    "talk",
+    "speak",
+    "an agent",
+    "a person",
+    "account",
+    "我",
+    "你",
+    "他",
+    "她",
+    "它",
+    "我们",
+    "你们",
+    "他们",
+    "人",
+    "别人",
+    "谁",
+    "多少",
+}
 _DAYS_PER_UNIT = {
     "天": 1,
     "日": 1,
@@ -122,6 +177,30 @@ class EntityLexicon:
                     Entity("amount", str(amount.value), amount.start, amount.end)
                 )
         return sorted(found, key=lambda e: e.start)
+
+
+def find_recipients(text: str) -> list[Entity]:
+    """Payee names around a transfer verb ("给张伟转五千", "send 500 to Alice").
+
+    Args:
+        text: a transfer request or an answer to "who should receive it?".
+
+    Returns:
+        ``recipient`` entities whose value is the name as written.
+    """
+    found: list[Entity] = []
+    for pattern in (_RECIPIENT_ZH, _RECIPIENT_EN):
+        for m in pattern.finditer(text):
+            name = m.group("name").strip()
+            first = name.lower().split()[0] if name.split() else ""
+            if not name or name.lower() in _NOT_A_NAME or first in _NOT_A_NAME - {"my"}:
+                continue
+            if any(e.start < m.end("name") and m.start("name") < e.end for e in found):
+                continue
+            found.append(
+                Entity("recipient", name, m.start("name"), m.start("name") + len(name))
+            )
+    return found
 
 
 def _number(token: str) -> int | None:

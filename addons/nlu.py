@@ -13,14 +13,15 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.entities import DEFAULT_LEXICON, EntityLexicon
+from actions.entities import DEFAULT_LEXICON, EntityLexicon, find_recipients
 from actions.language import written_language
 
 LANGUAGE_KEY = "language"
+RECIPIENT_INTENTS = frozenset({"transfer_money", "inform"})
 
 
 def _replace_entities(
@@ -100,9 +101,23 @@ class BankEntityExtractor(GraphComponent):
         return cls(EntityLexicon.from_file(Path(path) if path else DEFAULT_LEXICON))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Add the rule-based entities, replacing any earlier ones of the same names."""
+        """Add the rule-based entities, replacing any earlier ones of the same names.
+
+        Payee names are looked for only in transfer requests and slot answers (the
+        intent comes from DIET, which runs before this component).
+        """
         for message in messages:
-            found = self._lexicon.extract(message.get(TEXT) or "")
+            text = message.get(TEXT) or ""
+            found = self._lexicon.extract(text)
+            intent = (message.get(INTENT) or {}).get("name")
+            if intent in RECIPIENT_INTENTS:
+                taken = [(e.start, e.end) for e in found]
+                found += [
+                    r
+                    for r in find_recipients(text)
+                    if all(r.end <= s or e <= r.start for s, e in taken)
+                ]
+                found.sort(key=lambda e: e.start)
             names = {e.entity for e in found}
             _replace_entities(
                 message, names, [e.as_rasa(type(self).__name__) for e in found]
