@@ -25,6 +25,8 @@ export RASA_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
 export ACTION_SERVER_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 CUSTOMER ?= C001
+# `rasa shell` runs its own Rasa server next to the one `make run` started.
+SHELL_PORT ?= 5006
 
 .PHONY: help install train model seed token run run-actions run-rasa shell test lint \
         validate pytest test-integration rasa-test clean
@@ -56,7 +58,7 @@ run-actions: install ## the action server alone
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT)
 
 shell: install model ## rasa shell against the running action server, as CUSTOMER (default C001)
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml \
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT) \
 	  --conversation-id "$$($(PY) scripts/issue_token.py $(CUSTOMER))"
 
 lint: install ## ruff lint and format check
