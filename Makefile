@@ -71,11 +71,12 @@ validate: install ## rasa data validate
 pytest: install ## unit tests (+ PostgreSQL/live-server tests when they can run here)
 	$(PY) -m pytest
 
-rasa-test: install model ## rasa test: held-out NLU + end-to-end stories, with thresholds
+rasa-test: install model ## rasa test (held-out NLU, end-to-end stories) and emotion F1, with floors
 	rm -rf results
 	$(RASA) test --model $(MODEL) --stories tests/stories --nlu tests/evaluation/nlu_holdout.yml \
 	  --out results --successes --no-plot
 	$(PY) scripts/check_rasa_results.py results
+	$(PY) scripts/check_emotion.py $(MODEL)
 
 test: install lint validate model pytest rasa-test ## everything CI runs
 

@@ -1,7 +1,11 @@
-"""Slots filled on every turn, whatever the intent (Rasa's global custom mappings)."""
+"""Slots filled on every turn, whatever the intent (Rasa's global custom mappings).
+
+The customer's language and emotion, and the tone the replies take.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -9,7 +13,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import services
+from actions.dialogue.common import blocking, customer_of
+from actions.errors import BotError
 from actions.language import SUPPORTED, written_language
+from actions.sentiment import DISTRESSED, EMOTIONS, roll
+
+logger = logging.getLogger(__name__)
+GLOBAL_SLOTS = ["language", "emotion", "emotion_history", "tone"]
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -26,17 +37,7 @@ class ValidateSlotMappings(ValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         """Only the slots this action fills; the others use Rasa's own mappings."""
-        return ["language"]
-
-    async def validate_language(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> dict[str, Any]:
-        """Only the supported languages."""
-        return {"language": value if value in SUPPORTED else None}
+        return GLOBAL_SLOTS
 
     async def extract_language(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -52,3 +53,53 @@ class ValidateSlotMappings(ValidationAction):
             text = tracker.latest_message.get("text") or ""
             language = None if text.startswith("/") else written_language(text)
         return {"language": language} if language else {}
+
+    async def validate_language(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Only the supported languages."""
+        return {"language": value if value in SUPPORTED else None}
+
+    async def extract_emotion(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """This message's emotion (from addons.emotion), recorded in the profile DB."""
+        scored = tracker.latest_message.get("emotion") or {}
+        emotion = scored.get("label")
+        if emotion not in EMOTIONS:
+            return {}
+        try:
+            await blocking(
+                services.profile_repository().record_emotion,
+                conversation_id=tracker.sender_id,
+                customer_id=customer_of(tracker),
+                emotion=emotion,
+                score=float(scored.get("score", 0.0)),
+                urgent=bool(scored.get("urgent")),
+                intent=(tracker.latest_message.get("intent") or {}).get("name"),
+                topic=tracker.get_slot("topic"),
+            )
+        except BotError:
+            logger.warning("emotion of a message could not be recorded")
+        return {"emotion": emotion}
+
+    async def extract_emotion_history(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The emotions of the last turns, oldest first (the rolling state)."""
+        scored = tracker.latest_message.get("emotion") or {}
+        if scored.get("label") not in EMOTIONS:
+            return {}
+        history = tracker.get_slot("emotion_history") or []
+        return {"emotion_history": roll(history, scored["label"])}
+
+    async def extract_tone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Gentle replies while the customer is anxious or angry, else plain ones."""
+        emotion = tracker.get_slot("emotion")
+        return {"tone": "gentle" if emotion in DISTRESSED else "plain"}

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -263,3 +264,20 @@ class WealthProduct(Base):
     )  # "performance benchmark", not a promise
     is_active = Column(Boolean, nullable=False, default=True)
     description = Column(Text, nullable=False, default="")
+
+
+class EmotionRecord(Base):
+    """The emotion of one customer message (no text: the transcript lives elsewhere)."""
+
+    __tablename__ = "emotion_records"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=True, index=True
+    )
+    emotion = Column(String(16), nullable=False)
+    score = Column(Float, nullable=False)
+    urgent = Column(Boolean, nullable=False, default=False)
+    intent = Column(String(64), nullable=True)
+    topic = Column(String(32), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)

@@ -624,6 +624,35 @@ class ProfileRepository:
 
         self._run(work)
 
+    def record_emotion(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str | None,
+        emotion: str,
+        score: float,
+        urgent: bool,
+        intent: str | None,
+        topic: str | None,
+    ) -> None:
+        """Store the emotion of one customer message (the text is not stored here)."""
+
+        def work(s: Session) -> None:
+            s.add(
+                m.EmotionRecord(
+                    conversation_id=conversation_id,
+                    customer_id=customer_id,
+                    emotion=emotion,
+                    score=score,
+                    urgent=urgent,
+                    intent=intent,
+                    topic=topic,
+                    created_at=self._clock(),
+                )
+            )
+
+        self._run(work)
+
     def record_interaction(
         self,
         *,

@@ -97,3 +97,33 @@ def test_every_contract_intent_has_25_examples_per_language(intent: str) -> None
         if path.parent.name in counts:
             counts[path.parent.name] += sum(1 for i, _ in examples(path) if i == intent)
     assert counts["zh"] >= 25 and counts["en"] >= 25, counts
+
+
+GENTLE_RESPONSES = [
+    "utter_balance_total",
+    "utter_transfer_done",
+    "utter_transfer_cancelled",
+    "utter_transfer_insufficient",
+    "utter_card_frozen_credit",
+    "utter_card_frozen_debit",
+    "utter_card_frozen_next_steps",
+    "utter_default",
+    "utter_human_placeholder",
+    "utter_complaint_ack",
+    "utter_login_required",
+    "utter_service_unavailable",
+    "utter_ask_card_type",
+]
+
+
+@pytest.mark.parametrize("name", GENTLE_RESPONSES)
+def test_key_responses_have_a_gentle_tone_in_both_languages(name: str) -> None:
+    conditions = [
+        {(c["name"], c["value"]) for c in v.get("condition", [])}
+        for v in DOMAIN["responses"][name]
+    ]
+    for language in ("zh", "en"):
+        for tone in ("plain", "gentle"):
+            assert {("language", language), ("tone", tone)} in conditions, (name, tone)
+    texts = {v["text"] for v in DOMAIN["responses"][name]}
+    assert len(texts) >= 4  # the gentle wording differs from the plain one
