@@ -28,7 +28,7 @@ CUSTOMER ?= C001
 # `rasa shell` runs its own Rasa server next to the one `make run` started.
 SHELL_PORT ?= 5006
 
-.PHONY: help install train model seed token run run-actions run-rasa shell test lint \
+.PHONY: help install train model seed token run run-actions run-rasa shell test lint desk \
         validate pytest test-integration rasa-test clean
 
 help: ## list the commands
@@ -53,6 +53,10 @@ token: install ## print a signed login token: make token CUSTOMER=C001
 
 run: install model seed ## everything: install, train if stale, seed, start both servers
 	@bash scripts/run.sh
+
+desk: install seed ## the agent desk alone (AGENT_DESK_PORT, AGENT_DESK_TOKEN)
+	@test -n "$$AGENT_DESK_TOKEN" || { echo "desk: set AGENT_DESK_TOKEN (and RASA_API_TOKEN of the running Rasa server)"; exit 1; }
+	$(PY) -m desk
 
 run-actions: install ## the action server alone
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT)

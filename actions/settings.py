@@ -29,6 +29,11 @@ class Settings:
     max_single_transfer: Decimal = Decimal("200000.00")
     shell_identity: bool = True
     log_level: str = "INFO"
+    agents_online: int = 2
+    desk_port: int = 5010
+    desk_token: str = field(default="", repr=False)
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_api_token: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -62,6 +67,9 @@ class Settings:
             )
         try:
             ttl = int(env.get("FINASSIST_TOKEN_TTL_MIN", defaults.token_ttl_minutes))
+            agents = int(env.get("FINASSIST_AGENTS_ONLINE", defaults.agents_online))
+            desk_port = int(env.get("AGENT_DESK_PORT", defaults.desk_port))
+            rasa_port = int(env.get("RASA_PORT", "5005"))
             max_single = Decimal(
                 env.get(
                     "FINASSIST_MAX_SINGLE_TRANSFER", str(defaults.max_single_transfer)
@@ -69,8 +77,10 @@ class Settings:
             )
         except (ValueError, InvalidOperation) as exc:
             raise SettingsError(f"malformed numeric setting: {exc}") from exc
-        if ttl <= 0 or max_single <= 0:
-            raise SettingsError("token TTL and transfer maximum must be positive")
+        if ttl <= 0 or max_single <= 0 or agents <= 0:
+            raise SettingsError(
+                "token TTL, transfer maximum and agents online must be positive"
+            )
         return cls(
             env=app_env,
             database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
@@ -82,6 +92,12 @@ class Settings:
             shell_identity=app_env != "production"
             and env.get("FINASSIST_SHELL_IDENTITY", "true").lower() != "false",
             log_level=env.get("FINASSIST_LOG_LEVEL", defaults.log_level).upper(),
+            agents_online=agents,
+            desk_port=desk_port,
+            desk_token=env.get("AGENT_DESK_TOKEN", "").strip(),
+            rasa_url=env.get("RASA_URL", "").strip().rstrip("/")
+            or f"http://127.0.0.1:{rasa_port}",
+            rasa_api_token=env.get("RASA_API_TOKEN", "").strip(),
         )
 
 

@@ -18,7 +18,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -30,6 +30,7 @@ from addons.emotion_models import (
     TransformersEmotionModel,
     files_fingerprint,
     read_examples,
+    weak_calm_examples,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,16 @@ class EmotionClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Fit the default model on the labelled CSV files and store it in the model."""
-        examples = read_examples(_paths(self._config))
+        """Fit the default model and store it in the Rasa model.
+
+        Training data: the hand-labelled CSV files, plus routine-intent NLU examples as
+        weak calm labels (see `weak_calm_examples`).
+        """
+        intents = (
+            (str(m.get(INTENT) or ""), str(m.get(TEXT) or ""))
+            for m in training_data.intent_examples
+        )
+        examples = read_examples(_paths(self._config)) + weak_calm_examples(intents)
         model = TrainedEmotionModel.train(examples)
         with self._storage.write_to(self._resource) as folder:
             joblib.dump(model, Path(folder) / MODEL_FILE)

@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs
 : "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}"
-# The Rasa HTTP API (/status, /conversations, ...) is on, but only with this token.
-: "${RASA_API_TOKEN:=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
+# The Rasa HTTP API (/status, /conversations, ...) is on, but only with this token; the
+# agent desk uses it. Agents log in to the desk with AGENT_DESK_TOKEN.
+random_token() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+: "${RASA_API_TOKEN:=$(random_token)}" "${AGENT_DESK_TOKEN:=$(random_token)}"
+: "${AGENT_DESK_PORT:=5010}"
+export RASA_API_TOKEN AGENT_DESK_TOKEN AGENT_DESK_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD"
 
 pids=()
@@ -32,13 +36,17 @@ wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server"
 pids+=($!)
 # /status answers 200 only once the model is loaded (a failed load still answers 409).
 wait_for "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" 180 "Rasa server"
+.venv/bin/python -m desk >logs/desk.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$AGENT_DESK_PORT/" 60 "agent desk"
 token=$(.venv/bin/python scripts/issue_token.py C001)
 cat <<MSG
 
 FinAssist is running.
   Rasa server    http://127.0.0.1:$RASA_PORT   (REST: /webhooks/rest/webhook, socket.io: /socket.io)
   Action server  http://127.0.0.1:$ACTIONS_PORT
-  Logs           logs/rasa.log, logs/actions.log
+  Agent desk     http://127.0.0.1:$AGENT_DESK_PORT   (agent token: $AGENT_DESK_TOKEN)
+  Logs           logs/rasa.log, logs/actions.log, logs/desk.log
 
 Chat as demo customer C001 (李明) over REST:
   curl -s http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\

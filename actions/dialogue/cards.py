@@ -79,10 +79,12 @@ class ActionFreezeCard(CustomerAction):
             dispatcher.utter_message(response="utter_no_cards")
             return []
         kinds = {c.card_type for c in before}
-        if card_type is None and len(kinds) > 1 and not tracker.active_loop_name:
+        in_a_hurry = tracker.active_loop_name or tracker.get_slot("needs_human")
+        if card_type is None and len(kinds) > 1 and not in_a_hurry:
             dispatcher.utter_message(response="utter_ask_card_type")
             return []
-        # Inside another task nobody is asked: all cards are frozen (it is reversible).
+        # Inside another task, or before a handoff, nobody is asked: all cards are
+        # frozen (it is reversible).
         after = await blocking(self.repo.freeze_cards, customer_id, card_type)
         was_active = {c.id for c in before if c.status == "active"}
         for card in after:

@@ -31,6 +31,13 @@ NOT_CARRIED_OVER = frozenset(
         "payee_id",
         "topic",
         "source_account",
+        # A new session starts with a fresh emotional state and no pending handoff.
+        "emotion",
+        "emotion_history",
+        "tone",
+        "escalation",
+        "needs_human",
+        "handoff_ticket",
     }
 )
 

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
@@ -17,10 +18,17 @@ from actions import services
 from actions.dialogue.common import blocking, customer_of
 from actions.errors import BotError
 from actions.language import SUPPORTED, written_language
-from actions.sentiment import DISTRESSED, EMOTIONS, roll
+from actions.sentiment import DISTRESSED, EMOTIONS, decide_escalation, roll
 
 logger = logging.getLogger(__name__)
-GLOBAL_SLOTS = ["language", "emotion", "emotion_history", "tone"]
+GLOBAL_SLOTS = [
+    "language",
+    "emotion",
+    "emotion_history",
+    "tone",
+    "escalation",
+    "needs_human",
+]
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -54,15 +62,15 @@ class ValidateSlotMappings(ValidationAction):
             language = None if text.startswith("/") else written_language(text)
         return {"language": language} if language else {}
 
-    async def validate_language(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> dict[str, Any]:
-        """Only the supported languages."""
-        return {"language": value if value in SUPPORTED else None}
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The extracted values are already valid: keep them (no per-slot warnings)."""
+        return [
+            SlotSet(name, value)
+            for name, value in tracker.slots_to_validate().items()
+            if name in GLOBAL_SLOTS
+        ]
 
     async def extract_emotion(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -103,3 +111,24 @@ class ValidateSlotMappings(ValidationAction):
         """Gentle replies while the customer is anxious or angry, else plain ones."""
         emotion = tracker.get_slot("emotion")
         return {"tone": "gentle" if emotion in DISTRESSED else "plain"}
+
+    async def extract_escalation(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The escalation rule that fires on this turn, if any (actions.sentiment)."""
+        scored = tracker.latest_message.get("emotion") or {}
+        if scored.get("label") not in EMOTIONS:
+            return {}
+        decision = decide_escalation(
+            tracker.get_slot("emotion_history") or [],
+            (tracker.latest_message.get("intent") or {}).get("name"),
+            tracker.get_slot("topic"),
+            bool(scored.get("urgent")),
+        )
+        return {"escalation": decision.reason}
+
+    async def extract_needs_human(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Featurized flag the dialogue rules act on: hand over to a person now."""
+        return {"needs_human": bool(tracker.get_slot("escalation"))}

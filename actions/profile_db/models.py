@@ -281,3 +281,27 @@ class EmotionRecord(Base):
     intent = Column(String(64), nullable=True)
     topic = Column(String(32), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class HandoffTicket(Base):
+    """A conversation waiting for, or being served by, a human agent."""
+
+    __tablename__ = "handoff_tickets"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=True, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    language = Column(String(2), nullable=False, default="zh")
+    reason = Column(String(32), nullable=False)
+    topic = Column(String(32), nullable=True)
+    emotion = Column(String(16), nullable=True)
+    urgent = Column(Boolean, nullable=False, default=False)
+    base_priority = Column(Integer, nullable=False)
+    summary = Column(Text, nullable=False, default="{}")  # JSON, personal data masked
+    status = Column(String(16), nullable=False, default="waiting", index=True)
+    agent = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    accepted_at = Column(DateTime(timezone=True), nullable=True)
+    released_at = Column(DateTime(timezone=True), nullable=True)

@@ -147,6 +147,32 @@ class ProductView:
 
 
 @dataclass(frozen=True)
+class TicketView:
+    """A handoff ticket as the agent desk shows it."""
+
+    id: int
+    conversation_id: str
+    customer_id: str | None
+    customer_name: str | None
+    channel: str
+    language: str
+    reason: str
+    topic: str | None
+    emotion: str | None
+    urgent: bool
+    base_priority: int
+    summary: str
+    status: str
+    agent: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    released_at: datetime | None
+
+
+OPEN_STATUSES = ("waiting", "active")
+
+
+@dataclass(frozen=True)
 class DisplayName:
     """A merchant or category name in both languages."""
 
@@ -653,6 +679,101 @@ class ProfileRepository:
 
         self._run(work)
 
+    # --- handoff tickets ---------------------------------------------------------
+    def open_handoff(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str | None,
+        channel: str,
+        language: str,
+        reason: str,
+        topic: str | None,
+        emotion: str | None,
+        urgent: bool,
+        base_priority: int,
+        summary: str,
+    ) -> tuple[TicketView, bool]:
+        """Queue a conversation for an agent; an open ticket is reused, not doubled.
+
+        Returns:
+            The ticket and whether it was created now.
+        """
+
+        def work(s: Session) -> tuple[TicketView, bool]:
+            existing = s.execute(
+                select(m.HandoffTicket)
+                .where(
+                    m.HandoffTicket.conversation_id == conversation_id,
+                    m.HandoffTicket.status.in_(OPEN_STATUSES),
+                )
+                .limit(1)
+            ).scalar_one_or_none()
+            if existing is not None:
+                return _ticket_view(s, existing), False
+            ticket = m.HandoffTicket(
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                channel=channel,
+                language=language,
+                reason=reason,
+                topic=topic,
+                emotion=emotion,
+                urgent=urgent,
+                base_priority=base_priority,
+                summary=summary,
+                status="waiting",
+                created_at=self._clock(),
+            )
+            s.add(ticket)
+            s.flush()
+            return _ticket_view(s, ticket), True
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def open_tickets(self) -> list[TicketView]:
+        """Waiting and active tickets, oldest first (the desk orders by priority)."""
+
+        def work(s: Session) -> list[TicketView]:
+            rows = s.execute(
+                select(m.HandoffTicket)
+                .where(m.HandoffTicket.status.in_(OPEN_STATUSES))
+                .order_by(m.HandoffTicket.created_at, m.HandoffTicket.id)
+            ).scalars()
+            return [_ticket_view(s, t) for t in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def ticket(self, ticket_id: int) -> TicketView | None:
+        """One ticket by id."""
+
+        def work(s: Session) -> TicketView | None:
+            row = s.get(m.HandoffTicket, ticket_id)
+            return _ticket_view(s, row) if row else None
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def update_ticket(
+        self, ticket_id: int, *, status: str, agent: str | None = None
+    ) -> TicketView | None:
+        """Move a ticket to ``active`` (an agent answered) or ``released``."""
+
+        def work(s: Session) -> TicketView | None:
+            row = s.get(m.HandoffTicket, ticket_id)
+            if row is None:
+                return None
+            now = self._clock()
+            if status == "active" and row.accepted_at is None:
+                row.accepted_at = now
+            if status == "released":
+                row.released_at = now
+            row.status = status
+            row.agent = agent or row.agent
+            s.flush()
+            return _ticket_view(s, row)
+
+        return self._run(work)  # type: ignore[return-value]
+
     def record_interaction(
         self,
         *,
@@ -688,6 +809,39 @@ class ProfileRepository:
             row.pending_task, row.updated_at = pending_task, now
 
         self._run(work)
+
+
+def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
+    customer = s.get(m.Customer, t.customer_id) if t.customer_id else None
+    name = None
+    if customer is not None:
+        name = customer.name_zh if t.language == "zh" else customer.name_en
+    return TicketView(
+        t.id,
+        t.conversation_id,
+        t.customer_id,
+        name,
+        t.channel,
+        t.language,
+        t.reason,
+        t.topic,
+        t.emotion,
+        t.urgent,
+        t.base_priority,
+        t.summary,
+        t.status,
+        t.agent,
+        _aware(t.created_at),
+        _aware(t.accepted_at),
+        _aware(t.released_at),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
 
 
 def _account_view(a: m.Account) -> AccountView:

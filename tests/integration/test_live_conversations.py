@@ -8,57 +8,25 @@ for the money that moved. Skipped when no trained model exists (`make train`).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
-from actions.profile_db.repository import ProfileRepository
-from actions.profile_db.session import make_engine
-from scripts.seed_profiles import migrate, seed
-from tests.conftest import SECRET, token_for
+from tests.conftest import token_for
+from tests.integration.servers import MODEL, Servers, running_servers
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "finassist.tar.gz"
-VENV_BIN = Path(sys.executable).parent
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train`"),
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_ready(url: str, process: subprocess.Popen, seconds: int = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"{url} not ready after {seconds}s")
-
-
-class Servers:
-    def __init__(self, rasa_url: str, db_url: str) -> None:
-        self.rasa_url = rasa_url
-        self.repo = ProfileRepository(make_engine(db_url))
+class LiveServers:
+    def __init__(self, servers: Servers) -> None:
+        self.rasa_url = servers.rasa_url
+        self.repo = servers.repo
 
     def say(self, sender: str, text: str, token: str | None = None) -> str:
         body: dict = {"sender": sender, "message": text}
@@ -72,78 +40,14 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    folder = tmp_path_factory.mktemp("live")
-    db_url = f"sqlite:///{folder / 'profile.db'}"
-    migrate(db_url)
-    engine = make_engine(db_url)
-    seed(engine, date.today())
-    engine.dispose()
-    rasa_port, actions_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        FINASSIST_JWT_SECRET=SECRET,
-        FINASSIST_ENV="test",
-        RASA_TELEMETRY_ENABLED="false",
-        PYTHONPATH=str(ROOT),
-        ACTION_SERVER_URL=f"http://127.0.0.1:{actions_port}/webhook",
-    )
-    logs = [open(folder / name, "w") for name in ("actions.log", "rasa.log")]
-    actions = subprocess.Popen(
-        [
-            str(VENV_BIN / "rasa"),
-            "run",
-            "actions",
-            "--actions",
-            "actions",
-            "--port",
-            str(actions_port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
-    rasa = subprocess.Popen(
-        [
-            str(VENV_BIN / "rasa"),
-            "run",
-            "--model",
-            str(MODEL),
-            "--endpoints",
-            "endpoints.yml",
-            "--credentials",
-            "credentials.yml",
-            "--port",
-            str(rasa_port),
-            "--enable-api",
-            "--auth-token",
-            "live-test-token",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[1],
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions)
-        wait_until_ready(
-            f"http://127.0.0.1:{rasa_port}/status?token=live-test-token", rasa
-        )
-        yield Servers(f"http://127.0.0.1:{rasa_port}", db_url)
-    finally:
-        for process in (rasa, actions):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServers]:
+    with running_servers(tmp_path_factory.mktemp("live")) as running:
+        yield LiveServers(running)
 
 
-def balance(servers: Servers, customer: str, account_type: str = "current") -> Decimal:
+def balance(
+    servers: LiveServers, customer: str, account_type: str = "current"
+) -> Decimal:
     return next(
         a.balance
         for a in servers.repo.accounts(customer)
@@ -151,7 +55,7 @@ def balance(servers: Servers, customer: str, account_type: str = "current") -> D
     )
 
 
-def test_chinese_conversation_of_22_turns(servers: Servers) -> None:
+def test_chinese_conversation_of_22_turns(servers: LiveServers) -> None:
     token, me = token_for("C001"), "live-zh-1"
     start = balance(servers, "C001")
     turns = [
@@ -172,11 +76,12 @@ def test_chinese_conversation_of_22_turns(servers: Servers) -> None:
         ("餐饮一共花了多少", "餐饮"),
         ("有什么理财产品适合我", "风险等级 R3"),
         ("你是机器人吗", "智能助手"),
-        ("我的信用卡好像丢了", "尾号 4821"),
         ("转账手续费怎么收", "免收手续费"),
         ("你们营业时间是几点到几点", "9:00"),
         ("太谢谢你了", "不客气"),
         ("拜拜", "再见"),
+        # Anxious about a lost card: frozen at once, then a person (high-stakes rule).
+        ("等等，我的信用卡好像丢了！好担心", "尾号 4821"),
     ]
     replies = [servers.say(me, text, token) for text, _ in turns]
     for (text, expected), reply in zip(turns, replies, strict=True):
@@ -186,9 +91,16 @@ def test_chinese_conversation_of_22_turns(servers: Servers) -> None:
     assert {c.card_type: c.status for c in servers.repo.cards("C001")}[
         "credit"
     ] == "frozen"
+    assert "转接人工客服" in replies[-1]
+    (ticket,) = [t for t in servers.repo.open_tickets() if t.conversation_id == me]
+    assert (ticket.reason, ticket.topic, ticket.customer_id) == (
+        "high_stakes",
+        "lost_card",
+        "C001",
+    )
 
 
-def test_english_conversation_of_21_turns(servers: Servers) -> None:
+def test_english_conversation_of_21_turns(servers: LiveServers) -> None:
     token, me = token_for("C002"), "live-en-1"
     start = balance(servers, "C002")
     turns = [
@@ -220,7 +132,7 @@ def test_english_conversation_of_21_turns(servers: Servers) -> None:
     assert balance(servers, "C002") == start - Decimal("250.00")
 
 
-def test_cancelled_transfer_and_anonymous_customer(servers: Servers) -> None:
+def test_cancelled_transfer_and_anonymous_customer(servers: LiveServers) -> None:
     token = token_for("C003")
     start = balance(servers, "C003")
     assert "请问您要转多少钱" in servers.say("live-zh-2", "我想转账", token)

@@ -1,15 +1,16 @@
 """Each Rasa action against the seeded SQLite profile DB, with trackers built in code."""
 
+import json
 from decimal import Decimal
 
 import pytest
-from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dialogue.accounts import ActionCheckBalance, ActionSearchTransactions
 from actions.dialogue.cards import ActionCheckCardLimit, ActionFreezeCard
+from actions.dialogue.handoff import ActionHandoff
 from actions.dialogue.loans import ActionMortgageRate, ActionRecommendWealth
-from actions.dialogue.service import ActionRequestHuman
 from actions.dialogue.session import ActionGreet, ActionSessionStart
 from actions.dialogue.slots import ValidateSlotMappings
 from actions.dialogue.transfers import (
@@ -19,6 +20,7 @@ from actions.dialogue.transfers import (
     ValidateTransferForm,
     idempotency_key,
 )
+from actions.handoff import base_priority
 from actions.profile_db.repository import ProfileRepository
 from tests.conftest import token_for
 from tests.trackers import entity, make_tracker
@@ -524,27 +526,63 @@ async def test_language_slot_follows_each_message(text, parsed, expected) -> Non
     assert result == expected
 
 
-async def test_human_request_is_recorded(repo: ProfileRepository) -> None:
+async def test_human_request_opens_a_ticket_and_pauses(repo: ProfileRepository) -> None:
     tracker = make_tracker(
-        text="转人工",
+        text="转人工，我卡号6222021234567890128",
         intent="request_human",
         token=token_for("C001"),
-        slots={"topic": "service"},
+        slots={
+            "topic": "service",
+            "emotion": "calm",
+            "emotion_history": ["calm"],
+            "tone": "plain",
+        },
     )
-    _, dispatcher = await run(ActionRequestHuman(), tracker)
-    assert responses(dispatcher) == ["utter_human_placeholder"]
-    from sqlalchemy import select
+    events, dispatcher = await run(ActionHandoff(), tracker)
+    assert responses(dispatcher) == ["utter_handoff_waiting"]
+    assert dispatcher.messages[0]["minutes"] == 4  # first in the queue, 2 agents
+    (ticket,) = repo.open_tickets()
+    assert events == [
+        SlotSet("needs_human", False),
+        SlotSet("escalation", None),
+        SlotSet("handoff_ticket", str(ticket.id)),
+        ConversationPaused(),
+    ]
+    assert (ticket.reason, ticket.customer_id, ticket.status) == (
+        "request_human",
+        "C001",
+        "waiting",
+    )
+    assert ticket.base_priority == base_priority("request_human", "calm", False, "gold")
+    summary = json.loads(ticket.summary)
+    assert "6222021234567890128" not in ticket.summary
+    assert summary["last_messages"] == ["转人工，我卡号[CARD ****0128]"]
+    # Asking again does not queue the conversation twice.
+    await run(ActionHandoff(), tracker)
+    assert [t.id for t in repo.open_tickets()] == [ticket.id]
 
-    from actions.profile_db import models as m
-    from actions.profile_db.session import session_scope
 
-    with session_scope(repo._engine) as s:
-        row = s.execute(select(m.Interaction)).scalar_one()
-        assert (row.customer_id, row.outcome, row.channel) == (
-            "C001",
-            "human_requested",
-            "rest",
-        )
+async def test_escalation_reason_and_priority(repo: ProfileRepository) -> None:
+    tracker = make_tracker(
+        text="我的卡被偷了 急死了",
+        intent="report_lost_card",
+        slots={
+            "topic": "lost_card",
+            "emotion": "anxious",
+            "escalation": "high_stakes",
+            "needs_human": True,
+        },
+        sender_id="anonymous-1",
+    )
+    tracker.latest_message["emotion"] = {"label": "anxious", "urgent": True}
+    await run(ActionHandoff(), tracker)
+    (ticket,) = repo.open_tickets()
+    assert (ticket.reason, ticket.customer_id, ticket.urgent) == (
+        "high_stakes",
+        None,
+        True,
+    )
+    assert ticket.base_priority == base_priority("high_stakes", "anxious", True, None)
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ GENTLE_RESPONSES = [
     "utter_card_frozen_debit",
     "utter_card_frozen_next_steps",
     "utter_default",
-    "utter_human_placeholder",
+    "utter_handoff_waiting",
     "utter_complaint_ack",
     "utter_login_required",
     "utter_service_unavailable",

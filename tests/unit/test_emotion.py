@@ -253,3 +253,22 @@ def test_component_trains_persists_loads_and_switches_backend(
     message = Message(data={"text": "thanks"})
     switched.process([message])
     assert message.get("emotion")["backend"] == "transformers"
+
+
+def test_routine_requests_become_weak_calm_examples() -> None:
+    from addons.emotion_models import weak_calm_examples
+
+    pairs = [
+        ("check_balance", "查下余额"),
+        ("inform", "那二套房呢？"),
+        ("faq/hotline", "客服电话多少"),
+        ("complain", "你们太慢了"),
+        ("report_lost_card", "卡丢了"),
+        ("inform", "快点 急死了"),
+        ("transfer_money", "please help me send money asap"),
+    ]
+    assert weak_calm_examples(pairs) == [
+        ("查下余额", "calm", False),
+        ("那二套房呢？", "calm", False),
+        ("客服电话多少", "calm", False),
+    ]

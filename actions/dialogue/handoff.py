@@ -1,0 +1,115 @@
+"""Handing a conversation to a human agent: ticket, expected wait, pause."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.dialogue.common import (
+    EventList,
+    blocking,
+    channel_of,
+    customer_of,
+    language_of,
+)
+from actions.errors import BotError
+from actions.handoff import (
+    base_priority,
+    effective_priority,
+    expected_wait_minutes,
+    summarize,
+)
+from actions.settings import get_settings
+
+logger = logging.getLogger(__name__)
+REASON_BY_INTENT = {"request_human": "request_human", "complain": "complaint"}
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    """Why this conversation goes to a person: the escalation rule, else the intent."""
+    escalation = tracker.get_slot("escalation")
+    if escalation:
+        return str(escalation)
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return REASON_BY_INTENT.get(intent or "", "request_human")
+
+
+class ActionHandoff(Action):
+    """Runs on `request_human`, `complain` and emotional escalation.
+
+    Opens (or reuses) a ticket in the agent queue, tells the customer roughly how long
+    the wait is, and pauses the bot until an agent hands the conversation back.
+    """
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
+        repo = services.profile_repository()
+        customer_id = customer_of(tracker)
+        reason = handoff_reason(tracker)
+        emotion = tracker.get_slot("emotion")
+        urgent = bool((tracker.latest_message.get("emotion") or {}).get("urgent"))
+        try:
+            profile = (
+                await blocking(repo.get_customer, customer_id) if customer_id else None
+            )
+            summary = summarize(tracker.events, tracker.slots, reason)
+            ticket, _ = await blocking(
+                repo.open_handoff,
+                conversation_id=tracker.sender_id,
+                customer_id=customer_id,
+                channel=channel_of(tracker),
+                language=language_of(tracker),
+                reason=reason,
+                topic=tracker.get_slot("topic"),
+                emotion=emotion,
+                urgent=urgent,
+                base_priority=base_priority(
+                    reason, emotion, urgent, profile.tier if profile else None
+                ),
+                summary=json.dumps(summary, ensure_ascii=False),
+            )
+            queue = await blocking(repo.open_tickets)
+        except BotError:
+            logger.warning("handoff ticket could not be opened")
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        now = datetime.now(timezone.utc)
+        ranked = sorted(
+            queue,
+            key=lambda t: effective_priority(
+                t.base_priority, (now - t.created_at).total_seconds()
+            ),
+            reverse=True,
+        )
+        position = next(i for i, t in enumerate(ranked, 1) if t.id == ticket.id)
+        minutes = expected_wait_minutes(position, get_settings().agents_online)
+        dispatcher.utter_message(response="utter_handoff_waiting", minutes=minutes)
+        try:
+            if customer_id:
+                await blocking(
+                    repo.record_interaction,
+                    customer_id=customer_id,
+                    conversation_id=tracker.sender_id,
+                    channel=channel_of(tracker),
+                    topic=tracker.get_slot("topic"),
+                    outcome="handoff",
+                )
+        except BotError:
+            logger.warning("interaction could not be recorded")
+        return [
+            SlotSet("needs_human", False),
+            SlotSet("escalation", None),
+            SlotSet("handoff_ticket", str(ticket.id)),
+            ConversationPaused(),
+        ]

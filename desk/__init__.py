@@ -1,0 +1,1 @@
+"""The agent desk: a small web app where human agents take over conversations."""

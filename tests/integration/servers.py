@@ -1,0 +1,140 @@
+"""Start the real FinAssist servers for integration tests (free ports, seeded DB)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine
+from scripts.seed_profiles import migrate, seed
+from tests.conftest import SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "finassist.tar.gz"
+VENV_BIN = Path(sys.executable).parent
+RASA_API_TOKEN = "live-test-token"
+DESK_TOKEN = "live-desk-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, seconds: int = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} not ready after {seconds}s")
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    desk_url: str
+    db_url: str
+    repo: ProfileRepository
+
+
+@contextmanager
+def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
+    """Action server, Rasa server (REST + socket.io, API on) and optionally the desk."""
+    db_url = f"sqlite:///{folder / 'profile.db'}"
+    migrate(db_url)
+    engine = make_engine(db_url)
+    seed(engine, date.today())
+    engine.dispose()
+    rasa_port, actions_port, desk_port = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        FINASSIST_JWT_SECRET=SECRET,
+        FINASSIST_ENV="test",
+        RASA_TELEMETRY_ENABLED="false",
+        PYTHONPATH=str(ROOT),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{actions_port}/webhook",
+        RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        RASA_API_TOKEN=RASA_API_TOKEN,
+        AGENT_DESK_TOKEN=DESK_TOKEN,
+        AGENT_DESK_PORT=str(desk_port),
+    )
+    commands = {
+        "actions": [
+            str(VENV_BIN / "rasa"),
+            "run",
+            "actions",
+            "--actions",
+            "actions",
+            "--port",
+            str(actions_port),
+        ],
+        "rasa": [
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--model",
+            str(MODEL),
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+            "--port",
+            str(rasa_port),
+            "--enable-api",
+            "--auth-token",
+            RASA_API_TOKEN,
+        ],
+    }
+    if with_desk:
+        commands["desk"] = [sys.executable, "-m", "desk"]
+    logs, processes = [], {}
+    try:
+        for name, command in commands.items():
+            log = open(folder / f"{name}.log", "w")
+            logs.append(log)
+            processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_until_ready(
+            f"http://127.0.0.1:{actions_port}/health", processes["actions"]
+        )
+        wait_until_ready(
+            f"http://127.0.0.1:{rasa_port}/status?token={RASA_API_TOKEN}",
+            processes["rasa"],
+        )
+        if with_desk:
+            wait_until_ready(f"http://127.0.0.1:{desk_port}/", processes["desk"])
+        repo = ProfileRepository(make_engine(db_url))
+        yield Servers(
+            f"http://127.0.0.1:{rasa_port}",
+            f"http://127.0.0.1:{desk_port}",
+            db_url,
+            repo,
+        )
+    finally:
+        for process in processes.values():
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
