@@ -92,7 +92,9 @@ class ActionHandoff(Action):
             ),
             reverse=True,
         )
-        position = next(i for i, t in enumerate(ranked, 1) if t.id == ticket.id)
+        position = next(
+            (i for i, t in enumerate(ranked, 1) if t.id == ticket.id), len(ranked) + 1
+        )
         minutes = expected_wait_minutes(position, get_settings().agents_online)
         dispatcher.utter_message(response="utter_handoff_waiting", minutes=minutes)
         try:
