@@ -29,7 +29,7 @@ CUSTOMER ?= C001
 SHELL_PORT ?= 5006
 
 .PHONY: help install train model seed token run run-actions run-rasa shell test lint desk \
-        validate pytest test-integration rasa-test clean
+        validate pytest test-integration rasa-test bench-fallback clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -75,14 +75,18 @@ validate: install ## rasa data validate
 pytest: install ## unit tests (+ PostgreSQL/live-server tests when they can run here)
 	$(PY) -m pytest
 
-rasa-test: install model ## rasa test (held-out NLU, end-to-end stories) and emotion F1, with floors
+rasa-test: install model ## rasa test (held-out NLU, stories), emotion F1, retrieval hit@3, with floors
 	rm -rf results
 	$(RASA) test --model $(MODEL) --stories tests/stories --nlu tests/evaluation/nlu_holdout.yml \
 	  --out results --successes --no-plot
 	$(PY) scripts/check_rasa_results.py results
 	$(PY) scripts/check_emotion.py $(MODEL)
+	$(PY) scripts/check_retrieval.py
 
 test: install lint validate model pytest rasa-test ## everything CI runs
+
+bench-fallback: install ## latency of a fallback turn against a local LLM server
+	$(PY) bench/fallback_latency.py
 
 clean: ## remove trained models, results and caches (not .venv)
 	rm -rf models/*.tar.gz results .pytest_cache .ruff_cache .rasa

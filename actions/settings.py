@@ -34,6 +34,12 @@ class Settings:
     desk_token: str = field(default="", repr=False)
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_api_token: str = field(default="", repr=False)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout_s: float = 8.0
+    llm_retries: int = 1
+    llm_local_model_path: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -70,6 +76,8 @@ class Settings:
             agents = int(env.get("FINASSIST_AGENTS_ONLINE", defaults.agents_online))
             desk_port = int(env.get("AGENT_DESK_PORT", defaults.desk_port))
             rasa_port = int(env.get("RASA_PORT", "5005"))
+            llm_timeout = float(env.get("LLM_TIMEOUT_S", defaults.llm_timeout_s))
+            llm_retries = int(env.get("LLM_MAX_RETRIES", defaults.llm_retries))
             max_single = Decimal(
                 env.get(
                     "FINASSIST_MAX_SINGLE_TRANSFER", str(defaults.max_single_transfer)
@@ -98,6 +106,12 @@ class Settings:
             rasa_url=env.get("RASA_URL", "").strip().rstrip("/")
             or f"http://127.0.0.1:{rasa_port}",
             rasa_api_token=env.get("RASA_API_TOKEN", "").strip(),
+            llm_base_url=env.get("LLM_BASE_URL", "").strip(),
+            llm_model=env.get("LLM_MODEL", "").strip(),
+            llm_api_key=env.get("LLM_API_KEY", "").strip(),
+            llm_timeout_s=llm_timeout,
+            llm_retries=max(0, llm_retries),
+            llm_local_model_path=env.get("LLM_LOCAL_MODEL_PATH", "").strip(),
         )
 
 

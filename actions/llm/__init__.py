@@ -1,0 +1,1 @@
+"""Language-model fallback: client, prompt and guardrails."""
