@@ -80,6 +80,7 @@ async def test_grounded_answer_with_source_window_and_masking(llm: LocalLLM) -> 
     assert chat[0]["role"] == "system" and "deposits-time-zh" in chat[0]["content"]
     assert len(chat) - 2 <= 20  # at most 20 earlier turns
     raw = json.dumps(sent, ensure_ascii=False)
+    assert "risk level" not in raw  # an anonymous customer: no profile facts
     assert "13812345678" not in raw and "6222021234567890128" not in raw
     assert "[PHONE ***5678]" in raw and "[CARD ****0128]" in raw
 
@@ -108,3 +109,19 @@ async def test_slow_model_falls_back_within_the_budget(llm: LocalLLM) -> None:
     messages, _ = await ask("定期存款提前取出来利息怎么算")
     assert time.monotonic() - started < 1.0 + 1.0  # LLM_TIMEOUT_S plus a second
     assert [m["response"] for m in messages] == ["utter_knowledge_answer"]
+
+
+async def test_logged_in_customer_facts_reach_the_prompt_without_identifiers(
+    llm: LocalLLM, use_repo
+) -> None:
+    from tests.conftest import token_for
+
+    tracker = make_tracker(
+        text="定期存款提前取出来利息怎么算",
+        intent="nlu_fallback",
+        token=token_for("C001"),
+    )
+    await ActionKnowledgeAnswer().run(CollectingDispatcher(), tracker, {})
+    system = llm.requests[-1]["messages"][0]["content"]
+    assert "risk level: R3" in system and "customer tier: gold" in system
+    assert "C001" not in system and "李明" not in system

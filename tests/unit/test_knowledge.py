@@ -86,3 +86,35 @@ async def test_fallback_without_a_good_passage(text, intent, reply) -> None:
     )
     assert [m["response"] for m in dispatcher.messages] == [reply]
     assert events == [SlotSet("knowledge_source", None)]
+
+
+def faq_tracker(text: str, key: str, confidence: float):
+    tracker = make_tracker(text=text, intent="faq")
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"intent_response_key": key, "confidence": confidence}}
+    }
+    return tracker
+
+
+async def test_a_sure_faq_gets_its_fixed_answer() -> None:
+    from actions.dialogue.fallback import ActionFaqAnswer
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionFaqAnswer().run(
+        dispatcher, faq_tracker("营业时间", "faq/opening_hours", 0.97), {}
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/opening_hours"]
+    assert events == [SlotSet("knowledge_source", "faq/opening_hours")]
+
+
+async def test_an_unsure_faq_is_answered_from_the_knowledge_base() -> None:
+    from actions.dialogue.fallback import ActionFaqAnswer
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionFaqAnswer().run(
+        dispatcher,
+        faq_tracker("有人自称公安让我把钱转到安全账户怎么办", "faq/open_account", 0.3),
+        {},
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_knowledge_answer"]
+    assert events == [SlotSet("knowledge_source", "anti-fraud-zh@2026-11")]
