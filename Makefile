@@ -24,6 +24,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export RASA_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
 export ACTION_SERVER_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+export TRACKER_DB_URL ?= sqlite:///$(CURDIR)/trackers.db
 CUSTOMER ?= C001
 # `rasa shell` runs its own Rasa server next to the one `make run` started.
 SHELL_PORT ?= 5006

@@ -53,6 +53,7 @@ class Servers:
     desk_url: str
     db_url: str
     repo: ProfileRepository
+    tracker_db_url: str = ""
 
 
 @contextmanager
@@ -76,6 +77,7 @@ def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
         RASA_API_TOKEN=RASA_API_TOKEN,
         AGENT_DESK_TOKEN=DESK_TOKEN,
         AGENT_DESK_PORT=str(desk_port),
+        TRACKER_DB_URL=f"sqlite:///{folder / 'trackers.db'}",
     )
     commands = {
         "actions": [
@@ -128,6 +130,7 @@ def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
             f"http://127.0.0.1:{desk_port}",
             db_url,
             repo,
+            env["TRACKER_DB_URL"],
         )
     finally:
         for process in processes.values():

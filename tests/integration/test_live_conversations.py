@@ -27,6 +27,7 @@ class LiveServers:
     def __init__(self, servers: Servers) -> None:
         self.rasa_url = servers.rasa_url
         self.repo = servers.repo
+        self.tracker_db_url = servers.tracker_db_url
 
     def say(self, sender: str, text: str, token: str | None = None) -> str:
         body: dict = {"sender": sender, "message": text}
@@ -146,3 +147,23 @@ def test_cancelled_transfer_and_anonymous_customer(servers: LiveServers) -> None
     assert "利率" in servers.say("live-anon", "房贷利率多少，我是首套房")
     # A code-switched message is answered in its dominant language.
     assert "首套房还是二套房" in servers.say("live-mixed", "帮我查一下 mortgage rate")
+
+
+def test_stored_conversations_hold_no_personal_data(servers: LiveServers) -> None:
+    import sqlalchemy as sa
+
+    card = "6222021234567890128"
+    reply = servers.say("live-pii", f"我卡号{card}，查一下余额", token_for("C001"))
+    assert "余额为" in reply  # NLU and the actions saw the message in memory
+    engine = sa.create_engine(servers.tracker_db_url)
+    with engine.connect() as conn:
+        rows = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = 'live-pii'")
+            )
+        ]
+    engine.dispose()
+    stored = "\n".join(rows)
+    assert rows and card not in stored and "[CARD ****0128]" in stored
+    assert "auth_token" not in stored or "[REDACTED]" in stored

@@ -1,0 +1,78 @@
+"""A SQL tracker store that never writes personal data to the database.
+
+Every stored event is a masked copy: card, ID, phone, e-mail and account numbers in any
+text or slot value are replaced (`actions.pii.mask_pii`) and login tokens are dropped.
+The live tracker in memory is untouched, so NLU and the actions still see the message.
+Configured in `endpoints.yml` with one URL, `TRACKER_DB_URL` (SQLite or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
+
+from actions.pii import mask_pii
+
+SECRET_KEYS = frozenset({"auth_token", "token", "password"})
+
+
+def mask_value(value: Any) -> Any:
+    """A copy of a JSON-like value with personal data masked and secrets dropped."""
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, dict):
+        return {
+            k: "[REDACTED]" if k in SECRET_KEYS and v else mask_value(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_value(v) for v in value]
+    return value
+
+
+class _MaskedEvent:
+    """What `SQLTrackerStore.save` reads of an event: its type and its masked dict."""
+
+    def __init__(self, event: Any) -> None:
+        self.type_name = event.type_name
+        self._data = mask_value(copy.deepcopy(event.as_dict()))
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._data
+
+
+class MaskingSQLTrackerStore(SQLTrackerStore):
+    """`SQLTrackerStore` from a URL, storing masked events only."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
+        **kwargs: Any,
+    ) -> None:
+        url = make_url(host or "sqlite:///trackers.db")
+        super().__init__(
+            domain=domain,
+            dialect=url.drivername.split("+")[0],
+            host=url.host,
+            port=url.port,
+            db=url.database or "trackers.db",
+            username=url.username,
+            password=url.password,
+            event_broker=event_broker,
+            **kwargs,
+        )
+
+    def _additional_events(
+        self, session: Any, tracker: DialogueStateTracker
+    ) -> Iterator[Any]:
+        for event in super()._additional_events(session, tracker):
+            yield _MaskedEvent(event)

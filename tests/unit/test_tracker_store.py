@@ -1,0 +1,104 @@
+"""The masking tracker store writes no personal data or login token to the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from addons.tracker_store import MaskingSQLTrackerStore, mask_value
+
+CARD, PHONE, ID = "6222021234567890128", "13812345678", "11010519491231002X"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJDMDAxIn0.sig"
+
+
+def tracker(sender: str) -> DialogueStateTracker:
+    text = f"我卡号{CARD}，手机{PHONE}，身份证{ID}，查下余额"
+    events = [
+        SlotSet("session_started_metadata", {"auth_token": TOKEN}),
+        ActionExecuted("action_listen"),
+        UserUttered(
+            text,
+            {"name": "check_balance", "confidence": 1.0},
+            [{"entity": "recipient", "value": f"卡{CARD}", "start": 0, "end": 3}],
+            parse_data={"text": text, "intent": {"name": "check_balance"}},
+            metadata={"auth_token": TOKEN},
+        ),
+        SlotSet("recipient", f"给{PHONE}"),
+        BotUttered(f"已收到，您的卡 {CARD}"),
+    ]
+    return DialogueStateTracker.from_events(sender, events)
+
+
+def test_mask_value_is_deep_and_drops_secrets() -> None:
+    value = {"a": [f"card {CARD}", {"auth_token": TOKEN}], "b": 3, "c": None}
+    assert mask_value(value) == {
+        "a": ["card [CARD ****0128]", {"auth_token": "[REDACTED]"}],
+        "b": 3,
+        "c": None,
+    }
+
+
+async def assert_store_masks(url: str) -> None:
+    store = MaskingSQLTrackerStore(host=url)
+    live = tracker(f"conv-{uuid.uuid4().hex[:8]}")
+    await store.save(live)
+    with store.engine.connect() as conn:
+        rows = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
+                {"s": live.sender_id},
+            )
+        ]
+    stored = "\n".join(rows)
+    assert len(rows) == len(live.events)
+    for secret in (CARD, PHONE, ID, TOKEN):
+        assert secret not in stored
+    user = next(json.loads(r) for r in rows if json.loads(r)["event"] == "user")
+    assert user["text"].startswith("我卡号[CARD ****0128]")
+    assert user["parse_data"]["text"] == user["text"]
+    # The live tracker in memory keeps the raw text for NLU and the actions.
+    assert CARD in live.latest_message.text
+    restored = await store.retrieve(live.sender_id)
+    assert restored is not None and "[CARD ****0128]" in restored.latest_message.text
+    store.engine.dispose()
+
+
+async def test_sqlite_store_masks(tmp_path: Path) -> None:
+    await assert_store_masks(f"sqlite:///{tmp_path / 'trackers.db'}")
+
+
+@pytest.mark.integration
+async def test_postgres_store_masks() -> None:
+    base = os.environ.get(
+        "FINASSIST_TEST_PG_URL",
+        "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    )
+    name = f"finassist_trackers_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.SQLAlchemyError as exc:
+        pytest.skip(f"no PostgreSQL at {base}: {type(exc).__name__}")
+    url = sa.engine.make_url(base).set(database=name)
+    try:
+        await assert_store_masks(url.render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
