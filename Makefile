@@ -25,12 +25,22 @@ export RASA_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
 export ACTION_SERVER_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 export TRACKER_DB_URL ?= sqlite:///$(CURDIR)/trackers.db
+# Shared secret between the Rasa server and the action server (endpoints.yml sends it,
+# actions/server.py checks it). Unset: a random one is made once and kept, git-ignored,
+# in .secrets/ so that `make run` and `make shell` in two terminals agree.
+ifeq ($(strip $(ACTION_SERVER_TOKEN)),)
+ACTION_SERVER_TOKEN := $(shell mkdir -p .secrets && chmod 700 .secrets && \
+  { test -s .secrets/action_server_token || \
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .secrets/action_server_token); } && \
+  cat .secrets/action_server_token)
+endif
+export ACTION_SERVER_TOKEN
 CUSTOMER ?= C001
 # `rasa shell` runs its own Rasa server next to the one `make run` started.
 SHELL_PORT ?= 5006
 
-.PHONY: help install train model seed token run run-actions run-rasa shell test lint desk \
-        validate pytest test-integration rasa-test bench-fallback clean
+.PHONY: help install train model seed token erase run run-actions run-rasa shell test lint desk \
+        validate pytest test-integration rasa-test risk-eval bench-fallback clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -52,6 +62,11 @@ seed: install ## create the schema (Alembic) and the demo customers in DATABASE_
 token: install ## print a signed login token: make token CUSTOMER=C001
 	@$(PY) scripts/issue_token.py $(CUSTOMER)
 
+# Irreversible, so the C001 default above is never used: the id must be on the command line.
+erase: install ## erase a customer's personal data, keep the ledger: make erase CUSTOMER=C002 [YES=1]
+	@test "$(origin CUSTOMER)" = "command line" || { echo "erase: name the customer on the command line: make erase CUSTOMER=<id>"; exit 2; }
+	@$(PY) scripts/erase_customer.py $(if $(YES),--yes) "$(CUSTOMER)"
+
 run: install model seed ## everything: install, train if stale, seed, start both servers
 	@bash scripts/run.sh
 
@@ -59,8 +74,8 @@ desk: install seed ## the agent desk alone (AGENT_DESK_PORT, AGENT_DESK_TOKEN)
 	@test -n "$$AGENT_DESK_TOKEN" || { echo "desk: set AGENT_DESK_TOKEN (and RASA_API_TOKEN of the running Rasa server)"; exit 1; }
 	$(PY) -m desk
 
-run-actions: install ## the action server alone
-	$(RASA) run actions --actions actions --port $(ACTIONS_PORT)
+run-actions: install ## the action server alone (loopback, shared secret)
+	$(PY) -m actions.server --port $(ACTIONS_PORT)
 
 shell: install model ## rasa shell against the running action server, as CUSTOMER (default C001)
 	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT) \
@@ -84,7 +99,10 @@ rasa-test: install model ## rasa test (held-out NLU, stories), emotion F1, retri
 	$(PY) scripts/check_emotion.py $(MODEL)
 	$(PY) scripts/check_retrieval.py
 
-test: install lint validate model pytest rasa-test ## everything CI runs
+risk-eval: install ## precision/recall of the risk rules per language, with floors
+	$(PY) scripts/check_risk.py
+
+test: install lint validate model pytest risk-eval rasa-test ## everything CI runs
 
 bench-fallback: install ## latency of a fallback turn against a local LLM server
 	$(PY) bench/fallback_latency.py

@@ -14,6 +14,7 @@ from typing import Any
 from actions.pii import mask_pii
 
 REASON_WEIGHT = {
+    "risk_alert": 50,  # a risk rule stopped money moving (plus RISK_WEIGHT)
     "high_stakes": 40,  # anxious about a lost card, missing money, fraud
     "angry_complaint": 35,
     "repeated_distress": 30,
@@ -41,6 +42,7 @@ FACT_SLOTS = (
     "category",
 )
 REASON_TEXT = {
+    "risk_alert": ("风控拦截，需核实", "stopped by risk control, needs verification"),
     "high_stakes": ("资金风险场景下情绪焦虑", "anxious about money at risk"),
     "angry_complaint": ("愤怒投诉", "angry complaint"),
     "repeated_distress": ("连续多轮焦虑或愤怒", "repeatedly anxious or angry"),

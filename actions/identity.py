@@ -70,11 +70,15 @@ def customer_from_conversation(
     session_metadata: Mapping[str, Any] | None,
     secret: str,
     allow_shell: bool = False,
+    at_session_start: bool = False,
 ) -> str | None:
     """Find the verified customer behind a conversation turn.
 
-    The token is taken from the latest message's ``metadata.auth_token``, else from the
-    metadata that started the session. Testers on ``rasa shell`` (which cannot send
+    The token is taken from the latest message's ``metadata.auth_token``: every message
+    must carry it, so a message without one (or someone posting into another
+    customer's conversation id) is anonymous. `action_session_start` runs before the
+    message is recorded, so it passes `at_session_start` to use the metadata that
+    started the session instead. Testers on ``rasa shell`` (which cannot send
     metadata) may pass a token as the conversation id, when `allow_shell` is set.
 
     Args:
@@ -83,15 +87,16 @@ def customer_from_conversation(
         session_metadata: the ``session_started_metadata`` slot.
         secret: the HS256 key.
         allow_shell: accept a token as the conversation id on the shell channel.
+        at_session_start: called by `action_session_start`.
 
     Returns:
         The customer id, or None when nobody is logged in.
     """
     latest = _latest_user_event(events) or {}
-    candidates = [
-        (latest.get("metadata") or {}).get("auth_token"),
-        (session_metadata or {}).get("auth_token"),
-    ]
+    if at_session_start:
+        candidates = [(session_metadata or {}).get("auth_token")]
+    else:
+        candidates = [(latest.get("metadata") or {}).get("auth_token")]
     if allow_shell and latest.get("input_channel") == SHELL_CHANNEL:
         candidates.append(sender_id)
     for token in candidates:

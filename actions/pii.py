@@ -19,7 +19,17 @@ _DIGIT_RUN = re.compile(
 )
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}(?!\d)")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# A date written with dashes is no part of a card or account number: "2026-11-25 5000元"
+# must not merge into one 12-digit run. (An ID number does contain its birth date.)
+_DASH_DATE = re.compile(
+    r"(?<![\d-])(?:19|20)\d\d-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d-])"
+)
 ACCOUNT_MIN_DIGITS = 12  # shorter runs are amounts, dates or order numbers
+# A number glued to letters ("ICBC6222…", "ID11010519…") is usually a reference code and
+# is left alone, unless its checksum says it is a card or an ID number.
+_LETTER_GLUED = re.compile(
+    r"(?<=[A-Za-z])\d(?:[ -]?\d){15,18}(?:[Xx](?![A-Za-z]))?(?!\d)"
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,16 @@ def find_pii(text: str) -> list[PiiMatch]:
 
     for m in _EMAIL.finditer(text):
         add("email", m.start(), m.end())
+    undated = _DASH_DATE.sub(lambda m: "/" * len(m.group()), text)  # same offsets
     for m in _DIGIT_RUN.finditer(text):
+        raw = re.sub(r"[ -]", "", m.group())
+        if len(raw) == 18 and id_number_ok(raw):
+            add("id", m.start(), m.end())
+    for m in _DIGIT_RUN.finditer(undated):
+        raw = re.sub(r"[ -]", "", m.group())
+        if raw.isdigit() and 16 <= len(raw) <= 19 and luhn_ok(raw):
+            add("card", m.start(), m.end())
+    for m in _LETTER_GLUED.finditer(undated):
         raw = re.sub(r"[ -]", "", m.group())
         if len(raw) == 18 and id_number_ok(raw):
             add("id", m.start(), m.end())
@@ -75,9 +94,10 @@ def find_pii(text: str) -> list[PiiMatch]:
             add("card", m.start(), m.end())
     for m in _MOBILE.finditer(text):
         add("phone", m.start(), m.end())
-    for m in _DIGIT_RUN.finditer(text):
+    for m in _DIGIT_RUN.finditer(undated):
         raw = re.sub(r"[ -]", "", m.group())
-        if raw.isdigit() and len(raw) >= ACCOUNT_MIN_DIGITS:
+        digits = raw[:-1] if raw[-1] in "Xx" else raw  # an ID with a wrong check X
+        if digits.isdigit() and len(digits) >= ACCOUNT_MIN_DIGITS:
             add("account", m.start(), m.end())
     return sorted(found, key=lambda m: m.start)
 

@@ -32,6 +32,8 @@ class Settings:
     agents_online: int = 2
     desk_port: int = 5010
     desk_token: str = field(default="", repr=False)
+    admin_token: str = field(default="", repr=False)  # erasure API; empty: disabled
+    tracker_db_url: str = f"sqlite:///{PROJECT_ROOT / 'trackers.db'}"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_api_token: str = field(default="", repr=False)
     llm_base_url: str = ""
@@ -40,6 +42,12 @@ class Settings:
     llm_timeout_s: float = 8.0
     llm_retries: int = 1
     llm_local_model_path: str = ""
+    # Hardening: the action server's shared secret and address; customer message limits.
+    action_server_token: str = field(default="", repr=False)
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    max_message_chars: int = 1000
+    rate_limit_per_minute: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +97,29 @@ class Settings:
             raise SettingsError(
                 "token TTL, transfer maximum and agents online must be positive"
             )
+        action_token = env.get("ACTION_SERVER_TOKEN", "").strip()
+        if app_env == "production" and len(action_token) < 32:
+            raise SettingsError(
+                "ACTION_SERVER_TOKEN must be a random value of 32+ characters "
+                "in production"
+            )
+        try:
+            actions_port = int(env.get("ACTIONS_PORT", defaults.actions_port))
+            max_chars = int(
+                env.get("FINASSIST_MAX_MESSAGE_CHARS", defaults.max_message_chars)
+            )
+            per_minute = int(
+                env.get("FINASSIST_RATE_LIMIT_PER_MIN", defaults.rate_limit_per_minute)
+            )
+        except ValueError as exc:
+            raise SettingsError(f"malformed numeric setting: {exc}") from exc
+        if max_chars <= 0 or per_minute <= 0:
+            raise SettingsError("message limit and rate limit must be positive")
+        desk_token = env.get("AGENT_DESK_TOKEN", "").strip()
+        admin_token = env.get("ADMIN_API_TOKEN", "").strip()
+        # Erasure is irreversible: an agent's token must never also be an admin's.
+        if admin_token and admin_token == desk_token:
+            raise SettingsError("ADMIN_API_TOKEN must differ from AGENT_DESK_TOKEN")
         return cls(
             env=app_env,
             database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
@@ -102,7 +133,10 @@ class Settings:
             log_level=env.get("FINASSIST_LOG_LEVEL", defaults.log_level).upper(),
             agents_online=agents,
             desk_port=desk_port,
-            desk_token=env.get("AGENT_DESK_TOKEN", "").strip(),
+            desk_token=desk_token,
+            admin_token=admin_token,
+            tracker_db_url=env.get("TRACKER_DB_URL", "").strip()
+            or defaults.tracker_db_url,
             rasa_url=env.get("RASA_URL", "").strip().rstrip("/")
             or f"http://127.0.0.1:{rasa_port}",
             rasa_api_token=env.get("RASA_API_TOKEN", "").strip(),
@@ -112,6 +146,11 @@ class Settings:
             llm_timeout_s=llm_timeout,
             llm_retries=max(0, llm_retries),
             llm_local_model_path=env.get("LLM_LOCAL_MODEL_PATH", "").strip(),
+            action_server_token=action_token,
+            actions_host=env.get("ACTIONS_HOST", "").strip() or defaults.actions_host,
+            actions_port=actions_port,
+            max_message_chars=max_chars,
+            rate_limit_per_minute=per_minute,
         )
 
 

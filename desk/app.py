@@ -24,6 +24,8 @@ from actions.money import format_money
 from actions.pii import mask_pii
 from actions.profile_db.repository import ProfileRepository, TicketView
 from actions.settings import Settings
+from desk.admin import ADMIN_PREFIX, admin_routes
+from desk.compliance import compliance_routes
 from desk.rasa_client import RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
@@ -102,8 +104,11 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api call needs `Authorization: Bearer <AGENT_DESK_TOKEN>`."""
-    if request.path.startswith("/api/"):
+    """Every /api call needs `Authorization: Bearer <AGENT_DESK_TOKEN>`.
+
+    The admin API (desk/admin.py) checks its own, separate ADMIN_API_TOKEN.
+    """
+    if request.path.startswith("/api/") and not request.path.startswith(ADMIN_PREFIX):
         expected = request.app[SETTINGS].desk_token
         given = request.headers.get("Authorization", "")
         if not given.startswith("Bearer ") or not hmac.compare_digest(
@@ -298,7 +303,8 @@ def create_app(
     """The desk application.
 
     Args:
-        settings: needs ``desk_token``.
+        settings: needs ``desk_token``; ``admin_token`` (empty: admin API off) and
+            ``tracker_db_url`` serve the erasure API.
         repo: the profile repository (tickets, profiles, rates).
         rasa: client of the Rasa HTTP API.
 
@@ -316,6 +322,8 @@ def create_app(
     app.router.add_get("/api/handoffs/{ticket_id}", handoff_detail)
     app.router.add_post("/api/handoffs/{ticket_id}/messages", post_message)
     app.router.add_post("/api/handoffs/{ticket_id}/release", release)
+    app.router.add_routes(compliance_routes(repo))
+    app.router.add_routes(admin_routes(settings, repo))
 
     async def close_client(_: web.Application) -> None:
         await rasa.close()

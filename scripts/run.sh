@@ -26,7 +26,10 @@ wait_for() {  # url seconds name
   exit 1
 }
 
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+# Loopback only, and every call must carry ACTION_SERVER_TOKEN (set by the Makefile).
+: "${ACTION_SERVER_TOKEN:?set by make run}"
+export ACTION_SERVER_TOKEN
+.venv/bin/python -m actions.server --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server"
 

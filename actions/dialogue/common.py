@@ -30,8 +30,8 @@ def language_of(tracker: Tracker) -> str:
     return lang if lang in ("zh", "en") else "zh"
 
 
-def customer_of(tracker: Tracker) -> str | None:
-    """The verified customer id behind this conversation, or None."""
+def customer_of(tracker: Tracker, at_session_start: bool = False) -> str | None:
+    """The verified customer behind this turn (the token on its message), or None."""
     settings = get_settings()
     return customer_from_conversation(
         tracker.events,
@@ -39,6 +39,7 @@ def customer_of(tracker: Tracker) -> str | None:
         tracker.get_slot("session_started_metadata"),
         settings.jwt_secret,
         allow_shell=settings.shell_identity,
+        at_session_start=at_session_start,
     )
 
 

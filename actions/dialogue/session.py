@@ -57,7 +57,7 @@ class ActionSessionStart(Action):
             for k, v in tracker.slots.items()
             if v is not None and k not in NOT_CARRIED_OVER
         ]
-        customer_id = customer_of(tracker)
+        customer_id = customer_of(tracker, at_session_start=True)
         events.append(SlotSet("customer_id", customer_id))
         if customer_id:
             repo = services.profile_repository()

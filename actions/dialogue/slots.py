@@ -18,6 +18,7 @@ from actions import services
 from actions.dialogue.common import blocking, customer_of
 from actions.errors import BotError
 from actions.language import SUPPORTED, written_language
+from actions.risk.alerts import RISK_ESCALATION
 from actions.sentiment import DISTRESSED, EMOTIONS, decide_escalation, roll
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,14 @@ class ValidateSlotMappings(ValidationAction):
     async def extract_escalation(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """The escalation rule that fires on this turn, if any (actions.sentiment)."""
+        """Why this turn goes to a person, if it does.
+
+        A risk rule that fired on the message (addons.risk) comes first: the operation
+        is stopped and compliance sees the alert. Otherwise the emotional escalation
+        rules (actions.sentiment) decide.
+        """
+        if (tracker.latest_message.get("risk") or {}).get("hits"):
+            return {"escalation": RISK_ESCALATION}
         scored = tracker.latest_message.get("emotion") or {}
         if scored.get("label") not in EMOTIONS:
             return {}

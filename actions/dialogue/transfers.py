@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -18,9 +19,12 @@ from actions.dialogue.common import (
     customer_of,
     language_of,
 )
+from actions.dialogue.handoff import hand_over, raise_risk_alerts
 from actions.errors import BotError, TransferRejected
 from actions.money import format_money, parse_decimal
 from actions.profile_db.repository import ProfileRepository
+from actions.risk.alerts import RISK_ESCALATION
+from actions.risk.transfers import assess_transfer, default_limits
 from actions.settings import get_settings
 
 RESET_TRANSFER = [
@@ -37,6 +41,7 @@ REJECTION_REPLIES = {
     "over_single_limit": "utter_over_single_limit",
     "unknown_payee": "utter_unknown_payee",
     "no_account": "utter_no_such_account",
+    "risk_hold": "utter_transfer_on_hold",
 }
 
 
@@ -233,6 +238,11 @@ class ActionTransfer(CustomerAction):
         ):
             dispatcher.utter_message(response="utter_transfer_cancelled")
             return RESET_TRANSFER
+        stopped = await self._stopped_by_risk_rules(
+            dispatcher, tracker, customer_id, int(payee_id), amount
+        )
+        if stopped is not None:
+            return [*RESET_TRANSFER, *stopped]
         try:
             result = await blocking(
                 self.repo.execute_transfer,
@@ -259,6 +269,52 @@ class ActionTransfer(CustomerAction):
             balance=format_money(result.balance_after, language),
         )
         return RESET_TRANSFER
+
+    async def _stopped_by_risk_rules(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer_id: str,
+        payee_id: int,
+        amount: Decimal,
+    ) -> EventList | None:
+        """Amount and history rules (actions.risk.transfers) before any money moves.
+
+        Returns:
+            None to go ahead; else the handoff events (alert recorded, customer warned,
+            conversation queued for a person at top priority).
+        """
+        ctx = await blocking(
+            self.repo.transfer_risk_context,
+            customer_id,
+            payee_id,
+            source_account(tracker),
+            amount,
+        )
+        hits = assess_transfer(ctx) if ctx is not None else []
+        if not hits:
+            return None
+        await raise_risk_alerts(
+            dispatcher,
+            tracker,
+            source="transfer",
+            ruleset=default_limits().ruleset,
+            hits=[
+                {
+                    "rule_id": h.rule_id,
+                    "rule_version": h.rule_version,
+                    "category": h.category,
+                    "score": h.score,
+                    "excerpt": h.evidence,
+                }
+                for h in hits
+            ],
+            action_taken="transfer_blocked",
+            amount=amount,
+        )
+        return await hand_over(
+            dispatcher, tracker, RISK_ESCALATION, has_risk_alert=True
+        )
 
 
 class ActionCancelTransfer(Action):

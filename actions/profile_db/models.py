@@ -305,3 +305,31 @@ class HandoffTicket(Base):
     created_at = Column(DateTime(timezone=True), nullable=False)
     accepted_at = Column(DateTime(timezone=True), nullable=True)
     released_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class RiskAlert(Base):
+    """A risk rule that fired on a message or a transfer; reviewed by compliance."""
+
+    __tablename__ = "risk_alerts"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=True, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    language = Column(String(2), nullable=False, default="zh")
+    source = Column(String(16), nullable=False)  # message | transfer
+    rule_id = Column(String(48), nullable=False)
+    rule_version = Column(Integer, nullable=False)
+    ruleset = Column(String(32), nullable=False)
+    category = Column(String(32), nullable=False)
+    score = Column(Float, nullable=False)
+    excerpt = Column(Text, nullable=False, default="")  # personal data masked
+    amount = Column(MONEY, nullable=True)  # the transfer stopped, if any
+    action_taken = Column(String(32), nullable=False)  # what was restricted
+    status = Column(String(16), nullable=False, default="open", index=True)
+    reviewer = Column(String(64), nullable=True)
+    review_note = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    reviewed_at = Column(DateTime(timezone=True), nullable=True)

@@ -18,6 +18,7 @@ from actions.errors import ServiceUnavailable, TransferRejected
 from actions.money import quantize
 from actions.profile_db import models as m
 from actions.profile_db.session import session_scope
+from actions.risk.transfers import PastTransfer, TransferContext
 
 Clock = Callable[[], datetime]
 
@@ -170,6 +171,36 @@ class TicketView:
 
 
 OPEN_STATUSES = ("waiting", "active")
+REVIEW_STATUSES = ("cleared", "confirmed")
+
+
+class AlertAlreadyReviewed(ValueError):
+    """A risk alert was cleared or confirmed before; the first decision stands."""
+
+
+@dataclass(frozen=True)
+class RiskAlertView:
+    """A risk alert as compliance staff see it (the excerpt is masked)."""
+
+    id: int
+    conversation_id: str
+    customer_id: str | None
+    channel: str
+    language: str
+    source: str
+    rule_id: str
+    rule_version: int
+    ruleset: str
+    category: str
+    score: float
+    excerpt: str
+    amount: Decimal | None
+    action_taken: str
+    status: str
+    reviewer: str | None
+    review_note: str | None
+    created_at: datetime
+    reviewed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -202,6 +233,11 @@ class ProfileRepository:
         # Days ("today" for the daily limit, "last month" for a search) are the bank's
         # local days, not UTC days.
         self._zone = zone
+
+    @property
+    def engine(self) -> Engine:
+        """The engine underneath, for units of work outside the repository (erasure)."""
+        return self._engine
 
     def _day_start(self, day: date) -> datetime:
         return datetime.combine(day, time.min, tzinfo=self._zone)
@@ -350,8 +386,8 @@ class ProfileRepository:
 
         Raises:
             TransferRejected: reason ``invalid_amount``, ``no_account``,
-                ``unknown_payee``, ``insufficient_funds``, ``over_single_limit`` or
-                ``daily_limit``.
+                ``unknown_payee``, ``risk_hold`` (an open risk alert),
+                ``insufficient_funds``, ``over_single_limit`` or ``daily_limit``.
         """
         amount = quantize(amount)
         if amount <= 0:
@@ -375,6 +411,16 @@ class ProfileRepository:
             ).scalar_one_or_none()
             if payee is None:
                 raise TransferRejected("unknown_payee")
+            held = s.execute(
+                select(m.RiskAlert.id)
+                .where(
+                    m.RiskAlert.customer_id == customer_id,
+                    m.RiskAlert.status == "open",
+                )
+                .limit(1)
+            ).first()
+            if held is not None:  # compliance has not reviewed an alert yet
+                raise TransferRejected("risk_hold")
             source, credit = _lock_accounts(s, customer_id, account_type, payee)
             if source.balance < amount:
                 raise TransferRejected("insufficient_funds")
@@ -810,6 +856,170 @@ class ProfileRepository:
 
         self._run(work)
 
+    # --- risk alerts -------------------------------------------------------------
+    def record_risk_alerts(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str | None,
+        channel: str,
+        language: str,
+        source: str,
+        ruleset: str,
+        hits: list[dict[str, Any]],
+        action_taken: str,
+        amount: Decimal | None = None,
+    ) -> list[RiskAlertView]:
+        """Store one alert per rule that fired (evidence already masked).
+
+        Args:
+            conversation_id: the conversation the hit came from.
+            customer_id: the verified customer, None when not logged in.
+            channel: the input channel of the conversation.
+            language: the customer's language.
+            source: ``message`` or ``transfer``.
+            ruleset: the version of rules.yml that fired.
+            hits: ``rule_id``, ``rule_version``, ``category``, ``score``, ``excerpt``.
+            action_taken: what was restricted (``handoff``, ``transfer_blocked``).
+            amount: the transfer that was stopped, if any.
+        """
+
+        def work(s: Session) -> list[RiskAlertView]:
+            now = self._clock()
+            rows = [
+                m.RiskAlert(
+                    conversation_id=conversation_id,
+                    customer_id=customer_id,
+                    channel=channel,
+                    language=language,
+                    source=source,
+                    rule_id=str(h["rule_id"]),
+                    rule_version=int(h["rule_version"]),
+                    ruleset=ruleset,
+                    category=str(h["category"]),
+                    score=float(h["score"]),
+                    excerpt=str(h.get("excerpt") or ""),
+                    amount=quantize(amount) if amount is not None else None,
+                    action_taken=action_taken,
+                    status="open",
+                    created_at=now,
+                )
+                for h in hits
+            ]
+            s.add_all(rows)
+            s.flush()
+            return [_risk_view(r) for r in rows]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def has_open_risk_alert(self, customer_id: str) -> bool:
+        """Whether compliance still has to review an alert of this customer."""
+
+        def work(s: Session) -> bool:
+            found = s.execute(
+                select(m.RiskAlert.id)
+                .where(
+                    m.RiskAlert.customer_id == customer_id,
+                    m.RiskAlert.status == "open",
+                )
+                .limit(1)
+            ).first()
+            return found is not None
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def risk_alerts(
+        self, status: str | None = None, limit: int = 200
+    ) -> list[RiskAlertView]:
+        """Alerts for compliance review, newest first."""
+
+        def work(s: Session) -> list[RiskAlertView]:
+            query = select(m.RiskAlert).order_by(
+                m.RiskAlert.created_at.desc(), m.RiskAlert.id.desc()
+            )
+            if status:
+                query = query.where(m.RiskAlert.status == status)
+            return [_risk_view(r) for r in s.execute(query.limit(limit)).scalars()]
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def review_risk_alert(
+        self, alert_id: int, *, status: str, reviewer: str, note: str = ""
+    ) -> RiskAlertView | None:
+        """Close an open alert: ``cleared`` (false alarm) or ``confirmed`` (real risk).
+
+        Raises:
+            ValueError: an unknown status.
+            AlertAlreadyReviewed: someone decided on this alert already.
+        """
+        if status not in REVIEW_STATUSES:
+            raise ValueError(f"status must be one of {REVIEW_STATUSES}")
+
+        def work(s: Session) -> RiskAlertView | None:
+            row = s.get(m.RiskAlert, alert_id)
+            if row is None:
+                return None
+            if row.status != "open":  # a decision is never silently overwritten
+                raise AlertAlreadyReviewed(f"alert {alert_id} is already {row.status}")
+            row.status, row.reviewer = status, reviewer
+            row.review_note, row.reviewed_at = note, self._clock()
+            s.flush()
+            return _risk_view(row)
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def transfer_risk_context(
+        self,
+        customer_id: str,
+        payee_id: int,
+        account_type: str | None,
+        amount: Decimal,
+        history_days: int = 90,
+    ) -> TransferContext | None:
+        """What the transfer rules need: the payee's age, the balance, the history.
+
+        Returns:
+            None when the payee or the account does not exist (the transfer itself
+            then fails with its own reason).
+        """
+
+        def work(s: Session) -> TransferContext | None:
+            payee = s.execute(
+                select(m.Payee).where(
+                    m.Payee.id == payee_id, m.Payee.customer_id == customer_id
+                )
+            ).scalar_one_or_none()
+            account = s.execute(
+                select(m.Account).where(
+                    m.Account.customer_id == customer_id,
+                    m.Account.account_type == (account_type or "current"),
+                )
+            ).scalar_one_or_none()
+            if payee is None or account is None:
+                return None
+            now = self._clock()
+            rows = s.execute(
+                select(m.Transfer).where(
+                    m.Transfer.customer_id == customer_id,
+                    m.Transfer.status == "completed",
+                    m.Transfer.created_at >= now - timedelta(days=history_days),
+                )
+            ).scalars()
+            history = [
+                PastTransfer(t.amount, _aware(t.created_at), t.payee_id)  # type: ignore[arg-type]
+                for t in rows
+            ]
+            return TransferContext(
+                amount=quantize(amount),
+                payee_id=payee.id,
+                payee_created_at=_aware(payee.created_at),  # type: ignore[arg-type]
+                source_balance=account.balance,
+                history=history,
+                now=_aware(now),  # type: ignore[arg-type]
+            )
+
+        return self._run(work)  # type: ignore[return-value]
+
 
 def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
     customer = s.get(m.Customer, t.customer_id) if t.customer_id else None
@@ -834,6 +1044,30 @@ def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
         _aware(t.created_at),
         _aware(t.accepted_at),
         _aware(t.released_at),
+    )
+
+
+def _risk_view(r: m.RiskAlert) -> RiskAlertView:
+    return RiskAlertView(
+        r.id,
+        r.conversation_id,
+        r.customer_id,
+        r.channel,
+        r.language,
+        r.source,
+        r.rule_id,
+        r.rule_version,
+        r.ruleset,
+        r.category,
+        r.score,
+        r.excerpt,
+        r.amount,
+        r.action_taken,
+        r.status,
+        r.reviewer,
+        r.review_note,
+        _aware(r.created_at),  # type: ignore[arg-type]
+        _aware(r.reviewed_at),
     )
 
 

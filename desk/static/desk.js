@@ -2,9 +2,10 @@
  *
  * Plain browser JavaScript, no dependencies. Every piece of API data reaches the page
  * through textContent / createElement only (never innerHTML), so customer text cannot
- * inject markup. The queue and the selected ticket are polled every 2 seconds by one
- * self-rescheduling loop that survives network errors; HTTP 401 sends the agent back
- * to the login panel.
+ * inject markup. The queue, the selected ticket and the open risk alerts are polled
+ * every 2 seconds by one self-rescheduling loop that survives network errors; HTTP 401
+ * sends the agent back to the login panel. A second tab lists the risk alerts for
+ * compliance review (clear as a false alarm, or confirm the risk).
  */
 (() => {
   "use strict";
@@ -13,6 +14,13 @@
   const REQUEST_TIMEOUT_MS = 10000;
   const TOKEN_KEY = "finassist.desk.token";
   const SELECTED_KEY = "finassist.desk.selected";
+  const VIEW_KEY = "finassist.desk.view";
+  const RISK_FILTER_KEY = "finassist.desk.riskFilter";
+  const REVIEWER_KEY = "finassist.desk.reviewer";
+  const RISK_LIST_LIMIT = 200; // rows shown for cleared / confirmed / all
+  const RISK_OPEN_LIMIT = 1000; // the API's maximum: open alerts are counted from this
+  const REVIEWER_MAX = 64; // as desk/compliance.py checks
+  const NOTE_MAX = 1000;
 
   // ---------------------------------------------------------------- labels
   const EMOTIONS = {
@@ -103,6 +111,54 @@
     bot: "机器人 Bot",
     agent: "人工 Agent",
   };
+  const RISK_CATEGORIES = {
+    scam_direction: "诈骗指使 Scam-directed",
+    offshore: "违规跨境 Offshore transfer",
+    structuring: "拆分规避 Structuring",
+    gambling: "涉赌资金 Gambling funds",
+    crypto: "虚拟货币 Crypto funds",
+    money_mule: "跑分过账 Money mule",
+    new_payee_large: "新收款人大额 Large sum to new payee",
+  };
+  const RISK_SOURCES = { message: "对话消息 Message", transfer: "转账 Transfer" };
+  const RISK_ACTIONS = {
+    handoff: "转人工 Handed to agent",
+    transfer_blocked: "拦截转账 Transfer blocked",
+  };
+  const RISK_STATUSES = {
+    open: "待审核 Open",
+    cleared: "已解除 Cleared",
+    confirmed: "已确认风险 Confirmed",
+  };
+  const RISK_FILTERS = ["open", "cleared", "confirmed", "all"];
+  const RISK_EMPTY = {
+    open: "暂无待审核预警 No open alerts",
+    cleared: "暂无已解除预警 No cleared alerts",
+    confirmed: "暂无已确认预警 No confirmed alerts",
+    all: "暂无预警 No alerts",
+  };
+  const DECISIONS = {
+    cleared: {
+      button: "解除 Clear (false alarm)",
+      buttonClass: "btn-secondary",
+      testid: "clear",
+      decision: "解除预警（误报） Clear the alert as a false alarm",
+      submit: "确认解除 Clear alert",
+      submitClass: "btn-primary",
+      doneZh: "已解除",
+      doneEn: "cleared",
+    },
+    confirmed: {
+      button: "确认风险 Confirm risk",
+      buttonClass: "btn-danger",
+      testid: "confirm",
+      decision: "确认风险（保持限制） Confirm the risk (restrictions stay)",
+      submit: "确认风险 Confirm risk",
+      submitClass: "btn-danger",
+      doneZh: "已确认风险",
+      doneEn: "confirmed as a risk",
+    },
+  };
 
   // ---------------------------------------------------------------- state
   const state = {
@@ -124,6 +180,17 @@
     drafts: new Map(),
     sending: false,
     releasing: false,
+    view: "queue", // "queue" | "risk"
+    riskFilter: "open",
+    riskAlerts: [],
+    riskSig: null,
+    riskSeq: 0,
+    riskApplied: 0,
+    riskOpenSeq: 0,
+    riskOpenApplied: 0,
+    riskOpenIds: null, // Set of open alert ids (strings); null when unknown or cut off
+    review: null, // { id, decision, key, gone } while the review dialog is open
+    reviewing: false,
   };
 
   // ---------------------------------------------------------------- DOM
@@ -283,9 +350,11 @@
     state.token = null;
     try {
       sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(REVIEWER_KEY);
     } catch (_) {
       /* storage unavailable */
     }
+    dom.riskReviewer.value = "";
     resetDesk();
     dom.updated.textContent = "";
     setConnection(true);
@@ -324,10 +393,12 @@
 
   function enterDesk() {
     showDesk();
+    setView(state.view);
     if (state.selectedId !== null) {
       highlightSelection();
       refreshDetail();
     }
+    refreshRisk();
     startPolling();
   }
 
@@ -338,7 +409,7 @@
     const loop = async () => {
       if (id !== state.loopId || !state.token) return;
       try {
-        const jobs = [refreshQueue()];
+        const jobs = [refreshQueue(), refreshRisk()];
         if (state.selectedId !== null) jobs.push(refreshDetail());
         await Promise.all(jobs);
       } catch (err) {
@@ -401,6 +472,7 @@
   function renderQueue(fetchedAt) {
     const list = state.queue;
     dom.queueCount.textContent = String(list.length);
+    dom.tabQueueCount.textContent = String(list.length);
     dom.queueEmpty.hidden = list.length > 0;
     const sig = queueSignature(list);
     if (sig === state.queueSig) {
@@ -555,6 +627,7 @@
     }
     dom.queue.replaceChildren();
     dom.queueCount.textContent = "0";
+    dom.tabQueueCount.textContent = "0";
     dom.queueEmpty.hidden = true;
     dom.detailHeader.replaceChildren(
       el("span", "muted", "请从左侧选择会话 Select a conversation from the queue")
@@ -569,6 +642,7 @@
     hideConfirm();
     setComposerStatus("");
     updateComposer();
+    resetRisk();
   }
 
   // ---------------------------------------------------------------- detail
@@ -969,6 +1043,454 @@
     }
   }
 
+  // ---------------------------------------------------------------- views (tabs)
+  function setView(view, focusTab) {
+    const next = view === "risk" ? "risk" : "queue";
+    const changed = next !== state.view;
+    state.view = next;
+    try {
+      sessionStorage.setItem(VIEW_KEY, next);
+    } catch (_) {
+      /* ignore */
+    }
+    for (const tab of [dom.tabQueue, dom.tabRisk]) {
+      const on = tab.dataset.view === next;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      tab.classList.toggle("active", on);
+      if (on && focusTab) tab.focus();
+    }
+    dom.queueView.hidden = next !== "queue";
+    dom.riskView.hidden = next !== "risk";
+    if (changed && next === "risk" && state.token) refreshRiskList();
+  }
+
+  // Arrow keys, Home and End move between the tabs (WAI-ARIA tabs pattern).
+  function onTabKey(event) {
+    const tabs = [dom.tabQueue, dom.tabRisk];
+    const at = tabs.indexOf(document.activeElement);
+    if (at < 0) return;
+    let next = null;
+    if (event.key === "ArrowRight") next = tabs[(at + 1) % tabs.length];
+    else if (event.key === "ArrowLeft") next = tabs[(at - 1 + tabs.length) % tabs.length];
+    else if (event.key === "Home") next = tabs[0];
+    else if (event.key === "End") next = tabs[tabs.length - 1];
+    if (!next) return;
+    event.preventDefault();
+    setView(next.dataset.view, true);
+  }
+
+  // ---------------------------------------------------------------- risk alerts
+  function cls(value) {
+    return String(value).replace(/[^a-z0-9_-]/gi, "");
+  }
+
+  function fmtScore(score) {
+    const n = Number(score);
+    if (score === null || score === undefined || score === "" || !Number.isFinite(n)) return "—";
+    return n.toFixed(2);
+  }
+
+  function ruleText(a) {
+    if (!a.rule_id) return "—";
+    const version = a.rule_version !== null && a.rule_version !== undefined ? a.rule_version : "?";
+    return `${a.rule_id}@${version}`;
+  }
+
+  function riskStatusBadge(status) {
+    const b = el("span", "badge badge-status", label(RISK_STATUSES, status));
+    if (status) b.classList.add(`rs-${cls(status)}`);
+    return b;
+  }
+
+  function timeNode(iso, className) {
+    const node = el("time", className, fmtMsgTime(iso) || "—");
+    if (iso) {
+      node.dateTime = String(iso);
+      node.title = String(iso);
+    }
+    return node;
+  }
+
+  async function fetchAlerts(status, limit) {
+    const query = new URLSearchParams();
+    if (status !== "all") query.set("status", status);
+    query.set("limit", String(limit));
+    const data = await api("GET", `/api/risk-alerts?${query.toString()}`);
+    const list = data && Array.isArray(data.alerts) ? data.alerts : [];
+    return list.filter((a) => a && typeof a === "object");
+  }
+
+  // Called by the poll loop: the open-alert badge always, the list while its tab shows.
+  function refreshRisk(manual) {
+    if (!state.token) return Promise.resolve();
+    if (state.view !== "risk") return refreshRiskOpen(false, manual);
+    if (state.riskFilter === "open") return refreshRiskOpen(true, manual);
+    return Promise.all([refreshRiskOpen(false, manual), refreshRiskList(manual)]);
+  }
+
+  // The open alerts feed the tab's badge, and the list itself while the filter is "open".
+  async function refreshRiskOpen(withList, manual) {
+    const seq = ++state.riskOpenSeq;
+    const listSeq = withList ? ++state.riskSeq : 0;
+    try {
+      const alerts = await fetchAlerts("open", RISK_OPEN_LIMIT);
+      if (seq >= state.riskOpenApplied) {
+        state.riskOpenApplied = seq;
+        applyOpenAlerts(alerts);
+      }
+      if (withList && state.riskFilter === "open" && listSeq >= state.riskApplied) {
+        state.riskApplied = listSeq;
+        renderRisk(alerts, "open");
+      }
+    } catch (err) {
+      riskFailed(err, withList && state.riskFilter === "open", manual);
+    }
+  }
+
+  async function refreshRiskList(manual) {
+    const filter = state.riskFilter;
+    if (filter === "open") return refreshRiskOpen(true, manual);
+    const seq = ++state.riskSeq;
+    try {
+      const alerts = await fetchAlerts(filter, RISK_LIST_LIMIT);
+      if (filter !== state.riskFilter || seq < state.riskApplied) return undefined;
+      state.riskApplied = seq;
+      renderRisk(alerts, filter);
+    } catch (err) {
+      if (filter === state.riskFilter) riskFailed(err, true, manual);
+    }
+    return undefined;
+  }
+
+  function riskFailed(err, forList, manual) {
+    if (err.stale || err.status === 401) return;
+    // Network trouble during polling: the queue's poll already shows the top-bar indicator.
+    if (!err.status && !manual) return;
+    const text = errorText(err);
+    if (forList) {
+      showRiskError(`无法加载风险预警 Could not load risk alerts: ${text}`);
+    } else {
+      dom.riskOpenCount.title = `无法统计待审核预警 Could not count open alerts: ${text}`;
+    }
+  }
+
+  function showRiskError(message) {
+    dom.riskError.textContent = message;
+    dom.riskError.hidden = false;
+  }
+
+  function setRiskStatus(text, kind) {
+    dom.riskStatus.textContent = text || "";
+    dom.riskStatus.classList.toggle("error", kind === "error");
+    dom.riskStatus.classList.toggle("ok", kind === "ok");
+  }
+
+  function applyOpenAlerts(alerts) {
+    const n = alerts.length;
+    const cut = n >= RISK_OPEN_LIMIT;
+    state.riskOpenIds = cut ? null : new Set(alerts.map((a) => String(a.id)));
+    dom.riskOpenCount.textContent = cut ? `${n}+` : String(n);
+    dom.riskOpenCount.title = "待审核预警 Open alerts";
+    dom.riskOpenCount.classList.toggle("has-open", n > 0);
+    // Someone else reviewed the alert that is open in the review dialog.
+    const review = state.review;
+    if (review && !state.reviewing && state.riskOpenIds && !state.riskOpenIds.has(review.id)) {
+      review.gone = true;
+      showReviewError(
+        "此预警已被审核，不再是待审核状态。This alert has already been reviewed and is no longer open."
+      );
+      syncReviewing();
+    }
+  }
+
+  function renderRisk(alerts, filter) {
+    dom.riskError.hidden = true;
+    state.riskAlerts = alerts;
+    const limit = filter === "open" ? RISK_OPEN_LIMIT : RISK_LIST_LIMIT;
+    const cut = alerts.length >= limit;
+    dom.riskCount.textContent = cut ? `${alerts.length}+` : String(alerts.length);
+    dom.riskCount.title = cut
+      ? `仅显示最近 ${alerts.length} 条 Showing the latest ${alerts.length}`
+      : "列表条数 Alerts listed";
+    dom.riskEmpty.textContent = RISK_EMPTY[filter] || RISK_EMPTY.all;
+    dom.riskEmpty.hidden = alerts.length > 0;
+    dom.riskTable.hidden = alerts.length === 0;
+    const sig = JSON.stringify([filter, alerts]);
+    if (sig === state.riskSig) return;
+    state.riskSig = sig;
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.reviewKey
+      : undefined;
+    dom.riskRows.replaceChildren(...alerts.map(renderAlertRow));
+    syncReviewing();
+    if (focused !== undefined) {
+      const again = dom.riskRows.querySelector(`[data-review-key="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function renderAlertRow(a) {
+    const id = String(a.id);
+    const tr = el("tr", "risk-row");
+    if (a.status) tr.classList.add(`r-${cls(a.status)}`);
+    tr.dataset.alertId = id;
+    tr.setAttribute("data-testid", `risk-alert-${id}`);
+
+    const when = el("td", "nowrap");
+    when.append(timeNode(a.created_at), el("span", "cell-sub mono", `#${id}`));
+
+    const category = el("td");
+    const badge = el("span", "badge badge-risk", label(RISK_CATEGORIES, a.category));
+    if (a.category) {
+      badge.classList.add(`c-${cls(a.category)}`);
+      badge.title = String(a.category);
+    }
+    category.appendChild(badge);
+
+    const rule = el("td", "mono nowrap", ruleText(a));
+    if (a.ruleset) rule.title = `规则集 Ruleset ${a.ruleset}`;
+
+    const score = el("td", "num", fmtScore(a.score));
+    if (Number(a.score) >= 0.85) score.classList.add("score-high");
+
+    const source = el("td", "nowrap", label(RISK_SOURCES, a.source));
+
+    const amount = el("td", "num nowrap", a.amount_text || "—");
+    if (a.amount) amount.title = String(a.amount);
+
+    const action = el("td", null, label(RISK_ACTIONS, a.action_taken));
+
+    const excerpt = el("td", "excerpt-cell");
+    excerpt.appendChild(el("div", "excerpt", a.excerpt || "—"));
+
+    const customer = a.customer_id
+      ? el("td", "mono", a.customer_id)
+      : el("td", "muted", "访客 Guest");
+
+    const convo = el("td");
+    convo.appendChild(el("span", "mono conv-id", a.conversation_id || "—"));
+    const where = [];
+    if (a.channel) where.push(label(CHANNELS, a.channel));
+    if (a.language) where.push(label(LANGUAGES, a.language));
+    if (where.length) convo.appendChild(el("span", "cell-sub", where.join(" · ")));
+
+    const status = el("td");
+    status.appendChild(riskStatusBadge(a.status));
+    if (a.reviewer) status.appendChild(el("span", "cell-sub", `审核人 Reviewer: ${a.reviewer}`));
+    if (a.reviewed_at) status.appendChild(timeNode(a.reviewed_at, "cell-sub"));
+    if (a.review_note) status.appendChild(el("span", "review-note", a.review_note));
+
+    const actions = el("td", "risk-actions");
+    if (a.status === "open") {
+      actions.append(reviewButton(a, "cleared"), reviewButton(a, "confirmed"));
+    } else {
+      actions.appendChild(el("span", "muted", "—"));
+    }
+
+    tr.append(when, category, rule, score, source, amount, action, excerpt, customer, convo, status, actions);
+    return tr;
+  }
+
+  function reviewButton(a, decision) {
+    const d = DECISIONS[decision];
+    const id = String(a.id);
+    const b = el("button", `btn btn-sm ${d.buttonClass}`, d.button);
+    b.type = "button";
+    b.dataset.reviewKey = `${id}:${decision}`;
+    b.setAttribute("data-testid", `risk-${d.testid}-${id}`);
+    b.setAttribute("aria-label", `${d.button} #${id}`);
+    b.disabled = state.reviewing;
+    b.addEventListener("click", () => openReview(a, decision));
+    return b;
+  }
+
+  function onRiskFilter() {
+    const value = RISK_FILTERS.includes(dom.riskFilter.value) ? dom.riskFilter.value : "open";
+    dom.riskFilter.value = value;
+    state.riskFilter = value;
+    try {
+      sessionStorage.setItem(RISK_FILTER_KEY, value);
+    } catch (_) {
+      /* ignore */
+    }
+    showRiskLoading();
+    refreshRiskList(true);
+  }
+
+  function showRiskLoading() {
+    state.riskSig = null;
+    state.riskAlerts = [];
+    dom.riskRows.replaceChildren();
+    dom.riskTable.hidden = true;
+    dom.riskError.hidden = true;
+    dom.riskCount.textContent = "0";
+    dom.riskEmpty.textContent = "加载中… Loading…";
+    dom.riskEmpty.hidden = false;
+  }
+
+  function resetRisk() {
+    closeReview(true);
+    state.reviewing = false;
+    state.riskOpenIds = null;
+    showRiskLoading();
+    dom.riskOpenCount.textContent = "0";
+    dom.riskOpenCount.title = "待审核预警 Open alerts";
+    dom.riskOpenCount.classList.remove("has-open");
+    setRiskStatus("");
+  }
+
+  function rememberReviewer(name) {
+    const value = String(name || "").trim().slice(0, REVIEWER_MAX);
+    dom.riskReviewer.value = value;
+    try {
+      if (value) sessionStorage.setItem(REVIEWER_KEY, value);
+      else sessionStorage.removeItem(REVIEWER_KEY);
+    } catch (_) {
+      /* storage unavailable: the name stays in the input only */
+    }
+  }
+
+  // ---------------------------------------------------------------- review dialog
+  function openReview(alert, decision) {
+    const d = DECISIONS[decision];
+    if (!d || state.reviewing) return;
+    const id = String(alert.id);
+    state.review = { id, decision, key: `${id}:${decision}`, gone: false };
+    dom.reviewTitle.textContent = `审核预警 #${id} Review alert #${id}`;
+
+    const dl = el("dl", "kv");
+    const row = (k, v) => dl.append(el("dt", null, k), el("dd", null, v));
+    row("类别 Category", label(RISK_CATEGORIES, alert.category));
+    row("规则 Rule", ruleText(alert));
+    row("分数 Score", fmtScore(alert.score));
+    if (alert.amount_text) row("金额 Amount", alert.amount_text);
+    row("处置 Action", label(RISK_ACTIONS, alert.action_taken));
+    row("客户 Customer", alert.customer_id || "访客 Guest");
+    row("会话 Conversation", alert.conversation_id || "—");
+    row("摘录 Excerpt", alert.excerpt || "—");
+    dom.reviewAlert.replaceChildren(dl);
+
+    dom.reviewDecision.textContent = `结论 Decision: ${d.decision}`;
+    dom.reviewDecision.className = `review-decision d-${decision}`;
+    dom.reviewSubmit.textContent = d.submit;
+    dom.reviewSubmit.className = `btn ${d.submitClass}`;
+    dom.reviewReviewer.value = dom.riskReviewer.value.trim();
+    dom.reviewNote.value = "";
+    hideReviewError();
+    syncReviewing();
+
+    const dialog = dom.reviewDialog;
+    if (!dialog.open) {
+      if (typeof dialog.showModal === "function") dialog.showModal();
+      else dialog.setAttribute("open", "");
+    }
+    (dom.reviewReviewer.value ? dom.reviewNote : dom.reviewReviewer).focus();
+  }
+
+  // force: close even while a review is being sent (sign-out); no focus is restored then.
+  function closeReview(force) {
+    if (state.reviewing && !force) return;
+    const review = state.review;
+    state.review = null;
+    const dialog = dom.reviewDialog;
+    if (dialog.open) {
+      if (typeof dialog.close === "function") dialog.close();
+      else dialog.removeAttribute("open");
+    }
+    if (review && !force) {
+      const again = dom.riskRows.querySelector(`[data-review-key="${CSS.escape(review.key)}"]`);
+      if (again && !again.disabled) again.focus();
+      else dom.riskTitle.focus();
+    }
+  }
+
+  function showReviewError(message) {
+    dom.reviewError.textContent = message;
+    dom.reviewError.hidden = false;
+  }
+
+  function hideReviewError() {
+    dom.reviewError.textContent = "";
+    dom.reviewError.hidden = true;
+  }
+
+  function syncReviewing() {
+    const busy = state.reviewing;
+    dom.reviewSubmit.disabled = busy || Boolean(state.review && state.review.gone);
+    dom.reviewCancel.disabled = busy;
+    dom.reviewReviewer.readOnly = busy;
+    dom.reviewNote.readOnly = busy;
+    for (const b of dom.riskRows.querySelectorAll("[data-review-key]")) b.disabled = busy;
+  }
+
+  async function submitReview(event) {
+    event.preventDefault();
+    const review = state.review;
+    if (!review || state.reviewing) return;
+    const d = DECISIONS[review.decision];
+    const reviewer = dom.reviewReviewer.value.trim();
+    const note = dom.reviewNote.value.trim();
+    if (!reviewer) {
+      showReviewError("请填写审核人姓名。Please enter the reviewer's name.");
+      dom.reviewReviewer.focus();
+      return;
+    }
+    if (reviewer.length > REVIEWER_MAX) {
+      showReviewError(`审核人姓名最多 ${REVIEWER_MAX} 个字符。The reviewer's name is at most ${REVIEWER_MAX} characters.`);
+      dom.reviewReviewer.focus();
+      return;
+    }
+    if (note.length > NOTE_MAX) {
+      showReviewError(`备注最多 ${NOTE_MAX} 个字符。The note is at most ${NOTE_MAX} characters.`);
+      dom.reviewNote.focus();
+      return;
+    }
+    if (state.riskOpenIds && !state.riskOpenIds.has(review.id)) {
+      review.gone = true;
+      showReviewError(
+        "此预警已被审核，不再是待审核状态。This alert has already been reviewed and is no longer open."
+      );
+      syncReviewing();
+      return;
+    }
+
+    state.reviewing = true;
+    syncReviewing();
+    hideReviewError();
+    dom.reviewSubmit.textContent = "提交中… Submitting…";
+    let done = false;
+    try {
+      await api("POST", `/api/risk-alerts/${encodeURIComponent(review.id)}/review`, {
+        status: review.decision,
+        reviewer,
+        note,
+      });
+      done = true;
+    } catch (err) {
+      if (!err.stale && err.status !== 401 && state.review === review) {
+        showReviewError(`提交失败 Review failed: ${errorText(err)}`);
+      }
+    } finally {
+      state.reviewing = false;
+      syncReviewing();
+      if (state.review === review) dom.reviewSubmit.textContent = d.submit;
+    }
+    if (!done || !state.token) return;
+
+    rememberReviewer(reviewer);
+    if (state.review === review) {
+      state.review = null; // closed without handing focus back to a button that is going away
+      closeReview();
+    }
+    setRiskStatus(
+      `预警 #${review.id} ${d.doneZh}，审核人 ${reviewer}。Alert #${review.id} ${d.doneEn} by ${reviewer}.`,
+      "ok"
+    );
+    dom.riskTitle.focus();
+    await refreshRisk();
+  }
+
   // ---------------------------------------------------------------- boot
   function init() {
     Object.assign(dom, {
@@ -998,6 +1520,33 @@
       summary: $("summary"),
       profile: $("profile"),
       knowledge: $("knowledge"),
+      viewTabs: $("view-tabs"),
+      tabQueue: $("tab-queue"),
+      tabRisk: $("tab-risk"),
+      tabQueueCount: $("tab-queue-count"),
+      queueView: $("queue-view"),
+      riskView: $("risk-view"),
+      riskOpenCount: $("risk-open-count"),
+      riskTitle: $("risk-title"),
+      riskCount: $("risk-count"),
+      riskFilter: $("risk-filter"),
+      riskReviewer: $("risk-reviewer"),
+      riskRefresh: $("risk-refresh"),
+      riskStatus: $("risk-status"),
+      riskError: $("risk-error"),
+      riskEmpty: $("risk-empty"),
+      riskTable: $("risk-table"),
+      riskRows: $("risk-rows"),
+      reviewDialog: $("review-dialog"),
+      reviewForm: $("review-form"),
+      reviewTitle: $("review-title"),
+      reviewAlert: $("review-alert"),
+      reviewDecision: $("review-decision"),
+      reviewReviewer: $("review-reviewer"),
+      reviewNote: $("review-note"),
+      reviewError: $("review-error"),
+      reviewCancel: $("review-cancel"),
+      reviewSubmit: $("review-submit"),
     });
 
     dom.loginForm.addEventListener("submit", onLogin);
@@ -1025,16 +1574,46 @@
       }
     });
 
+    dom.tabQueue.addEventListener("click", () => setView("queue"));
+    dom.tabRisk.addEventListener("click", () => setView("risk"));
+    dom.viewTabs.addEventListener("keydown", onTabKey);
+    dom.riskFilter.addEventListener("change", onRiskFilter);
+    dom.riskReviewer.addEventListener("change", () => rememberReviewer(dom.riskReviewer.value));
+    dom.riskRefresh.addEventListener("click", () => {
+      setRiskStatus("");
+      refreshRisk(true);
+    });
+    dom.reviewForm.addEventListener("submit", submitReview);
+    dom.reviewCancel.addEventListener("click", () => closeReview());
+    dom.reviewDialog.addEventListener("cancel", (e) => {
+      e.preventDefault(); // Escape: closes unless a review is being sent
+      closeReview();
+    });
+    dom.reviewDialog.addEventListener("close", () => {
+      if (!dom.reviewDialog.open) state.review = null;
+    });
+
     setInterval(tickWaits, 1000);
 
     let token = null;
     let selected = null;
+    let view = null;
+    let riskFilter = null;
+    let reviewer = null;
     try {
       token = sessionStorage.getItem(TOKEN_KEY);
       selected = sessionStorage.getItem(SELECTED_KEY);
+      view = sessionStorage.getItem(VIEW_KEY);
+      riskFilter = sessionStorage.getItem(RISK_FILTER_KEY);
+      reviewer = sessionStorage.getItem(REVIEWER_KEY);
     } catch (_) {
       /* storage unavailable */
     }
+    state.view = view === "risk" ? "risk" : "queue";
+    state.riskFilter = RISK_FILTERS.includes(riskFilter) ? riskFilter : "open";
+    dom.riskFilter.value = state.riskFilter;
+    dom.riskReviewer.value = reviewer ? reviewer.slice(0, REVIEWER_MAX) : "";
+    showRiskLoading();
     if (token) {
       state.token = token;
       if (selected) {

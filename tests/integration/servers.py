@@ -25,6 +25,7 @@ MODEL = ROOT / "models" / "finassist.tar.gz"
 VENV_BIN = Path(sys.executable).parent
 RASA_API_TOKEN = "live-test-token"
 DESK_TOKEN = "live-desk-token-0123456789"
+ACTION_SERVER_TOKEN = "live-action-server-secret-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -54,10 +55,14 @@ class Servers:
     db_url: str
     repo: ProfileRepository
     tracker_db_url: str = ""
+    actions_url: str = ""
+    folder: Path | None = None
 
 
 @contextmanager
-def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
+def running_servers(
+    folder: Path, with_desk: bool = False, extra_env: dict[str, str] | None = None
+) -> Iterator[Servers]:
     """Action server, Rasa server (REST + socket.io, API on) and optionally the desk."""
     db_url = f"sqlite:///{folder / 'profile.db'}"
     migrate(db_url)
@@ -78,14 +83,14 @@ def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
         AGENT_DESK_TOKEN=DESK_TOKEN,
         AGENT_DESK_PORT=str(desk_port),
         TRACKER_DB_URL=f"sqlite:///{folder / 'trackers.db'}",
+        ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
     )
+    env.update(extra_env or {})
     commands = {
         "actions": [
-            str(VENV_BIN / "rasa"),
-            "run",
-            "actions",
-            "--actions",
-            "actions",
+            str(VENV_BIN / "python"),
+            "-m",
+            "actions.server",
             "--port",
             str(actions_port),
         ],
@@ -131,6 +136,8 @@ def running_servers(folder: Path, with_desk: bool = False) -> Iterator[Servers]:
             db_url,
             repo,
             env["TRACKER_DB_URL"],
+            f"http://127.0.0.1:{actions_port}",
+            folder,
         )
     finally:
         for process in processes.values():

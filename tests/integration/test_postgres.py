@@ -19,12 +19,15 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.erasure import ERASED_NAME_EN, erase_customer
 from actions.errors import BotError, TransferRejected
 from actions.profile_db import models as m
 from actions.profile_db.repository import ProfileRepository
 from actions.profile_db.session import make_engine, session_scope
+from addons.tracker_store import MaskingSQLTrackerStore
 from scripts.seed_profiles import migrate, seed
 from tests.db import all_balances, balance, count_rows, payee_id
+from tests.erasure_data import populate, rows_of, rows_of_others, stored_events
 
 pytestmark = pytest.mark.integration
 
@@ -201,6 +204,42 @@ def test_daily_limit_on_postgres(repo: ProfileRepository, engine: Engine) -> Non
         )
     assert info.value.reason == "daily_limit"
     assert balance(engine, "C001", "current") == D("150000.00")
+
+
+def test_risk_alert_holds_transfers_on_postgres(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    [alert] = repo.record_risk_alerts(
+        conversation_id="pg-risk",
+        customer_id="C002",
+        channel="rest",
+        language="en",
+        source="transfer",
+        ruleset="2026.11.1",
+        hits=[
+            {
+                "rule_id": "FRAUD-NEW-PAYEE-LARGE",
+                "rule_version": 1,
+                "category": "new_payee_large",
+                "score": 0.8,
+                "excerpt": "first transfer of 60000.00 to a payee added 1 day(s) ago",
+            }
+        ],
+        action_taken="transfer_blocked",
+        amount=Decimal("60000.10"),
+    )
+    assert alert.amount == Decimal("60000.10")  # exact NUMERIC, not a float
+    before = all_balances(engine)
+    with pytest.raises(TransferRejected) as held:
+        repo.execute_transfer(
+            customer_id="C002",
+            payee_id=payee_id(engine, "C002", "Alice Zhang"),
+            amount=Decimal("1.00"),
+            idempotency_key="pg-risk-1",
+        )
+    assert held.value.reason == "risk_hold" and all_balances(engine) == before
+    repo.review_risk_alert(alert.id, status="confirmed", reviewer="compliance")
+    assert not repo.has_open_risk_alert("C002")
 
 
 def test_freeze_cards(repo: ProfileRepository, engine: Engine) -> None:
@@ -408,3 +447,62 @@ def test_concurrent_credits_to_one_internal_account_both_arrive(
     assert balance(engine, "C001", "current") == D("27650.32")
     assert balance(engine, "C002", "current") == D("10480.75")
     assert balance(engine, "C003", "current") == start + D("3000.00")
+
+
+@pytest.fixture
+def pg_tracker_url(pg_database: str) -> Iterator[str]:
+    """A throw-away tracker-store database next to the profile database."""
+    admin = create_engine(PG_URL, future=True, isolation_level="AUTOCOMMIT")
+    name = f"finassist_trackers_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+async def test_erasure_on_postgres(
+    repo: ProfileRepository, engine: Engine, pg_tracker_url: str
+) -> None:
+    store = MaskingSQLTrackerStore(host=pg_tracker_url)
+    try:
+        population = await populate(repo, engine, store)
+        others_before = rows_of_others(engine, "C002", population.erased)
+        balances_before = all_balances(engine)
+        transactions_before = count_rows(engine, m.Transaction)
+
+        receipt = erase_customer("C002", repo, pg_tracker_url)
+        second = erase_customer("C002", repo, pg_tracker_url)
+
+        assert set(stored_events(store)) == set(population.kept)
+    finally:
+        store.engine.dispose()
+    assert receipt.conversations_deleted == len(population.erased)
+    assert receipt.tracker_events_deleted == sum(
+        population.events[c] for c in population.erased
+    )
+    assert rows_of_others(engine, "C002", population.erased) == others_before
+    balances = all_balances(engine)
+    assert balances == balances_before
+    assert all(isinstance(b, Decimal) for b in balances.values())
+    assert count_rows(engine, m.Transaction) == transactions_before
+    for model in (m.ChannelIdentity, m.Interaction, m.EmotionRecord):
+        assert rows_of(engine, model, "C002") == []
+    with session_scope(engine) as s:
+        customer = s.get(m.Customer, "C002")
+        assert (customer.name_en, customer.phone) == (ERASED_NAME_EN, None)
+    assert receipt.tables["transactions"].retained == len(
+        rows_of(engine, m.Transaction, "C002")
+    )
+    assert receipt.changed and not second.changed
+    assert (second.conversations_deleted, second.tracker_events_deleted) == (0, 0)

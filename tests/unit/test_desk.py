@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from actions.handoff import base_priority
@@ -17,6 +22,8 @@ from desk.rasa_client import RasaClient
 
 TOKEN = "desk-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "desk" / "static"
 
 
 class FakeRasa:
@@ -235,3 +242,145 @@ def test_transcript_skips_non_messages() -> None:
         {"event": "user", "text": "hi", "timestamp": 5},
     ]
     assert [m["from"] for m in transcript(events)] == ["customer"]
+
+
+# --- the static page, checked without a browser ------------------------------------
+
+
+class PageElements(HTMLParser):
+    """Every element of a page with an id, as (tag, attributes), and its labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_id: dict[str, tuple[str, dict[str, str | None]]] = {}
+        self.label_for: set[str] = set()
+        self.options: dict[str, list[str]] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.by_id[str(found["id"])] = (tag, found)
+        if tag == "label" and found.get("for"):
+            self.label_for.add(str(found["for"]))
+        if tag == "select":
+            self._select = found.get("id")
+            self.options[str(self._select)] = []
+        if tag == "option" and self._select:
+            self.options[self._select].append(str(found.get("value")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def page_elements(html: str) -> PageElements:
+    parser = PageElements()
+    parser.feed(html)
+    return parser
+
+
+async def test_page_has_the_risk_alert_panel(desk) -> None:
+    client, _, _ = desk
+    response = await client.get("/")
+    page = page_elements(await response.text())
+    tag = {key: value[0] for key, value in page.by_id.items()}
+    attrs = {key: value[1] for key, value in page.by_id.items()}
+
+    for tab, panel in (("tab-queue", "queue-view"), ("tab-risk", "risk-view")):
+        assert tag[tab] == "button" and attrs[tab]["role"] == "tab"
+        assert attrs[tab]["aria-controls"] == panel
+        assert attrs[panel]["role"] == "tabpanel"
+    assert tag["view-tabs"] and attrs["view-tabs"]["role"] == "tablist"
+    assert "risk-open-count" in page.by_id and "queue" in page.by_id
+    assert page.options["risk-filter"] == ["open", "cleared", "confirmed", "all"]
+    assert tag["risk-table"] == "table" and tag["risk-rows"] == "tbody"
+    assert attrs["risk-error"]["role"] == "alert"
+    assert tag["review-dialog"] == "dialog" and tag["review-form"] == "form"
+    assert attrs["review-error"]["role"] == "alert"
+    for field in ("risk-filter", "risk-reviewer", "review-reviewer", "review-note"):
+        assert field in page.label_for, f"#{field} has no <label for>"
+    assert attrs["review-reviewer"]["maxlength"] == "64"
+    assert attrs["review-note"]["maxlength"] == "1000"
+    for button in ("risk-refresh", "review-submit", "review-cancel"):
+        assert tag[button] == "button"
+    assert attrs["review-submit"]["type"] == "submit"
+    assert (await client.get("/static/desk.js")).status == 200
+    assert (await client.get("/static/desk.css")).status == 200
+
+
+def test_desk_js_looks_up_only_ids_that_exist_and_never_writes_html() -> None:
+    script = (STATIC / "desk.js").read_text(encoding="utf-8")
+    page = page_elements((STATIC / "index.html").read_text(encoding="utf-8"))
+    looked_up = set(re.findall(r"""\$\("([\w-]+)"\)""", script))
+    assert {"risk-rows", "review-dialog", "tab-risk"} <= looked_up
+    assert looked_up - set(page.by_id) == set()
+    code = re.sub(r"/\*.*?\*/", "", script, flags=re.S)  # the header comment names it
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in code
+
+
+def test_every_risk_category_has_a_bilingual_label() -> None:
+    script = (STATIC / "desk.js").read_text(encoding="utf-8")
+    block = re.search(r"const RISK_CATEGORIES = \{(.*?)\};", script, re.S)
+    assert block is not None
+    labels = dict(re.findall(r'(\w+): "([^"]+)"', block.group(1)))
+    rules = yaml.safe_load((ROOT / "actions" / "risk" / "rules.yml").read_text("utf-8"))
+    categories = {rule["category"] for rule in rules["rules"]}
+    categories |= {"structuring", "new_payee_large"}  # the transfer rules' categories
+    assert categories <= set(labels)
+    for text in labels.values():
+        assert re.search(r"[\u4e00-\u9fff]", text) and re.search(r"[A-Za-z]", text)
+
+
+async def test_risk_alert_api_gives_the_page_what_it_reads(desk) -> None:
+    client, _, repo = desk
+    (alert,) = repo.record_risk_alerts(
+        conversation_id="c-risk",
+        customer_id="C001",
+        channel="socketio",
+        language="zh",
+        source="transfer",
+        ruleset="test",
+        hits=[
+            {
+                "rule_id": "FRAUD-NEW-PAYEE-LARGE",
+                "rule_version": 1,
+                "category": "new_payee_large",
+                "score": 0.8,
+                "excerpt": "first transfer to a new payee",
+            }
+        ],
+        action_taken="transfer_blocked",
+        amount=Decimal("60000"),
+    )
+    listed = await client.get("/api/risk-alerts?status=open&limit=1000", headers=AUTH)
+    (row,) = (await listed.json())["alerts"]
+    script = (STATIC / "desk.js").read_text(encoding="utf-8")
+    risk_code = script.split("-- risk alerts\n")[1].split("-- boot\n")[0]
+    read = set(re.findall(r"\ba(?:lert)?\.([a-z_]+)\b", risk_code))
+    assert read - {"length"} <= set(row)  # every field the page reads is in the API
+    assert row["id"] == alert.id and row["amount"] == "60000.00"
+
+    url = f"/api/risk-alerts/{alert.id}/review"
+    refused = await client.post(url, headers=AUTH, json={"status": "cleared"})
+    assert refused.status == 400 and "reviewer" in (await refused.json())["error"]
+    done = await client.post(
+        url, headers=AUTH, json={"status": "cleared", "reviewer": "王", "note": ""}
+    )
+    assert (await done.json())["status"] == "cleared"
+    still_open = await client.get("/api/risk-alerts?status=open", headers=AUTH)
+    assert (await still_open.json())["alerts"] == []
+    again = await client.post(
+        url, headers=AUTH, json={"status": "confirmed", "reviewer": "李"}
+    )
+    assert again.status == 409 and "already cleared" in (await again.json())["error"]
+    missing = await client.post(
+        "/api/risk-alerts/99999/review",
+        headers=AUTH,
+        json={"status": "cleared", "reviewer": "李"},
+    )
+    assert missing.status == 404
+    bad = await client.get("/api/risk-alerts?status=nonsense", headers=AUTH)
+    assert bad.status == 400
+    assert (await client.get("/api/risk-alerts")).status == 401

@@ -73,11 +73,20 @@ def test_identity_from_latest_message_metadata() -> None:
     assert customer_from_conversation(events, "anyone", None, SECRET) == "C002"
 
 
-def test_identity_from_session_metadata() -> None:
+def test_session_metadata_identifies_only_at_session_start() -> None:
     session = {"auth_token": issue_token("C003", SECRET, 5)}
     assert (
-        customer_from_conversation([user_event(None)], "x", session, SECRET) == "C003"
+        customer_from_conversation(
+            [user_event(None)], "x", session, SECRET, at_session_start=True
+        )
+        == "C003"
     )
+
+
+def test_a_message_without_its_own_token_is_anonymous_in_a_logged_in_chat() -> None:
+    # Someone posting into C003's conversation id without a token must not be C003.
+    session = {"auth_token": issue_token("C003", SECRET, 5)}
+    assert customer_from_conversation([user_event(None)], "x", session, SECRET) is None
 
 
 def test_sender_id_is_never_an_identity_on_customer_channels() -> None:
@@ -132,6 +141,31 @@ def test_bad_settings_fail_fast(env: dict) -> None:
 
 def test_production_disables_shell_identity() -> None:
     settings = Settings.from_env(
-        {"FINASSIST_ENV": "production", "FINASSIST_JWT_SECRET": "p" * 40}
+        {
+            "FINASSIST_ENV": "production",
+            "FINASSIST_JWT_SECRET": "p" * 40,
+            "ACTION_SERVER_TOKEN": "a" * 40,
+        }
     )
     assert settings.is_production and not settings.shell_identity
+
+
+def test_production_refuses_an_action_server_without_a_strong_secret() -> None:
+    for token in ("", "short"):
+        with pytest.raises(SettingsError, match="ACTION_SERVER_TOKEN"):
+            Settings.from_env(
+                {
+                    "FINASSIST_ENV": "production",
+                    "FINASSIST_JWT_SECRET": "p" * 40,
+                    "ACTION_SERVER_TOKEN": token,
+                }
+            )
+
+
+def test_message_limits_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"FINASSIST_MAX_MESSAGE_CHARS": "500", "FINASSIST_RATE_LIMIT_PER_MIN": "10"}
+    )
+    assert (settings.max_message_chars, settings.rate_limit_per_minute) == (500, 10)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"FINASSIST_RATE_LIMIT_PER_MIN": "0"})
