@@ -33,6 +33,8 @@ class Settings:
     desk_port: int = 5010
     desk_token: str = field(default="", repr=False)
     admin_token: str = field(default="", repr=False)  # erasure API; empty: disabled
+    # Risk-alert reviews in the desk; empty: disabled.
+    compliance_token: str = field(default="", repr=False)
     tracker_db_url: str = f"sqlite:///{PROJECT_ROOT / 'trackers.db'}"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_api_token: str = field(default="", repr=False)
@@ -105,21 +107,19 @@ class Settings:
             )
         try:
             actions_port = int(env.get("ACTIONS_PORT", defaults.actions_port))
-            max_chars = int(
-                env.get("FINASSIST_MAX_MESSAGE_CHARS", defaults.max_message_chars)
-            )
-            per_minute = int(
-                env.get("FINASSIST_RATE_LIMIT_PER_MIN", defaults.rate_limit_per_minute)
-            )
         except ValueError as exc:
             raise SettingsError(f"malformed numeric setting: {exc}") from exc
-        if max_chars <= 0 or per_minute <= 0:
-            raise SettingsError("message limit and rate limit must be positive")
+        max_chars, per_minute = message_limits(env)
         desk_token = env.get("AGENT_DESK_TOKEN", "").strip()
         admin_token = env.get("ADMIN_API_TOKEN", "").strip()
         # Erasure is irreversible: an agent's token must never also be an admin's.
         if admin_token and admin_token == desk_token:
             raise SettingsError("ADMIN_API_TOKEN must differ from AGENT_DESK_TOKEN")
+        compliance_token = env.get("COMPLIANCE_TOKEN", "").strip()
+        if compliance_token and compliance_token in (desk_token, admin_token):
+            raise SettingsError(
+                "COMPLIANCE_TOKEN must differ from AGENT_DESK_TOKEN and ADMIN_API_TOKEN"
+            )
         return cls(
             env=app_env,
             database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
@@ -135,6 +135,7 @@ class Settings:
             desk_port=desk_port,
             desk_token=desk_token,
             admin_token=admin_token,
+            compliance_token=compliance_token,
             tracker_db_url=env.get("TRACKER_DB_URL", "").strip()
             or defaults.tracker_db_url,
             rasa_url=env.get("RASA_URL", "").strip().rstrip("/")
@@ -152,6 +153,29 @@ class Settings:
             max_message_chars=max_chars,
             rate_limit_per_minute=per_minute,
         )
+
+
+def message_limits(env: Mapping[str, str] = os.environ) -> tuple[int, int]:
+    """The customer-message limits alone: longest message, messages per minute.
+
+    The Rasa server's channels read only these, so it needs none of the action
+    server's secrets.
+
+    Raises:
+        SettingsError: a value is malformed or not positive.
+    """
+    try:
+        max_chars = int(
+            env.get("FINASSIST_MAX_MESSAGE_CHARS", Settings.max_message_chars)
+        )
+        per_minute = int(
+            env.get("FINASSIST_RATE_LIMIT_PER_MIN", Settings.rate_limit_per_minute)
+        )
+    except ValueError as exc:
+        raise SettingsError(f"malformed numeric setting: {exc}") from exc
+    if max_chars <= 0 or per_minute <= 0:
+        raise SettingsError("message limit and rate limit must be positive")
+    return max_chars, per_minute
 
 
 @lru_cache(maxsize=1)

@@ -29,10 +29,12 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from actions.settings import get_settings
+from actions.settings import message_limits
 
 OnMessage = Callable[[UserMessage], Awaitable[Any]]
 MAX_SENDER_CHARS = 128
+SWEEP_EVERY = 10_000  # tracked senders between sweeps of idle ones
+IP_FACTOR = 10  # one address may carry several customers (an office, a NAT)
 NOTICES = {
     "empty": ("请输入您的问题。", "Please type your question."),
     "too_long": (
@@ -59,28 +61,38 @@ class MessageGuard:
         self.max_chars, self.per_minute = max_chars, per_minute
         self._sent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._next_sweep = SWEEP_EVERY
 
     def problem(self, sender: str, text: str, now: float | None = None) -> str | None:
         """Why a message is refused: ``empty``, ``too_long``, ``rate_limited``, or None.
 
         A refused message still counts towards the sender's rate.
         """
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            sent = self._sent[sender]
-            while sent and now - sent[0] >= 60:
-                sent.popleft()
-            sent.append(now)
-            if len(self._sent) > 100_000:  # forget idle senders
-                for key in [k for k, v in self._sent.items() if not v][:50_000]:
-                    del self._sent[key]
-            if len(sent) > self.per_minute:
-                return "rate_limited"
+        if not self.allow(sender, self.per_minute, now):
+            return "rate_limited"
         if not text.strip():
             return "empty"
         if len(text) > self.max_chars:
             return "too_long"
         return None
+
+    def allow(self, key: str, per_minute: int, now: float | None = None) -> bool:
+        """Count one message for `key`; False once it is over `per_minute`.
+
+        Senders idle for a minute are forgotten in a sweep every SWEEP_EVERY new keys,
+        so memory stays bounded.
+        """
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            sent = self._sent[key]
+            while sent and now - sent[0] >= 60:
+                sent.popleft()
+            sent.append(now)
+            if len(self._sent) >= self._next_sweep:
+                for idle in [k for k, v in self._sent.items() if now - v[-1] >= 60]:
+                    del self._sent[idle]
+                self._next_sweep = len(self._sent) + SWEEP_EVERY
+            return len(sent) <= per_minute
 
     def notice(self, problem: str, text: str) -> str:
         """The customer-facing explanation, in the language of their message."""
@@ -90,8 +102,8 @@ class MessageGuard:
 
 
 def _guard_from_settings() -> MessageGuard:
-    settings = get_settings()
-    return MessageGuard(settings.max_message_chars, settings.rate_limit_per_minute)
+    max_chars, per_minute = message_limits()
+    return MessageGuard(max_chars, per_minute)
 
 
 def _neutralising(on_new_message: OnMessage) -> OnMessage:
@@ -143,11 +155,18 @@ class GuardedRestInput(RestInput):
             return _error(400, "message must be a string")
         if not isinstance(body.get("metadata") or {}, dict):
             return _error(400, "metadata must be a JSON object")
+        client = f"ip:{request.ip}" if getattr(request, "ip", None) else None
+        if client and not self.guard.allow(client, self.guard.per_minute * IP_FACTOR):
+            return _error(429, "rate_limited", self.guard.notice("rate_limited", text))
         problem = self.guard.problem(sender, text)
         if problem:
             status = {"empty": 400, "too_long": 413, "rate_limited": 429}[problem]
             return _error(status, problem, self.guard.notice(problem, text))
         return None
+
+    def _extract_input_channel(self, req: Request) -> str:
+        """Always ``rest``: a client must not name the channel it records."""
+        return self.name()
 
 
 class GuardedSocketIOInput(SocketIOInput):

@@ -322,7 +322,7 @@ def create_app(
     app.router.add_get("/api/handoffs/{ticket_id}", handoff_detail)
     app.router.add_post("/api/handoffs/{ticket_id}/messages", post_message)
     app.router.add_post("/api/handoffs/{ticket_id}/release", release)
-    app.router.add_routes(compliance_routes(repo))
+    app.router.add_routes(compliance_routes(repo, settings.compliance_token))
     app.router.add_routes(admin_routes(settings, repo))
 
     async def close_client(_: web.Application) -> None:

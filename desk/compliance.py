@@ -1,15 +1,18 @@
 """Risk alerts for compliance staff: list them and record the review.
 
-GET  /api/risk-alerts?status=open|cleared|confirmed&limit=N
-POST /api/risk-alerts/{alert_id}/review  {"status": "cleared"|"confirmed",
+GET  /api/risk-alerts?status=open|cleared|confirmed|released&limit=N
+POST /api/risk-alerts/{alert_id}/review  {"status": "cleared"|"confirmed"|"released",
                                           "reviewer": "...", "note": "..."}
-Behind the desk's Bearer token. Clearing the last open alert of a customer lifts the
-transfer hold (`ProfileRepository.execute_transfer` refuses while one is open).
+Both behind the desk's Bearer token; a review also needs the compliance officers' own
+token in ``X-Compliance-Token`` (COMPLIANCE_TOKEN), so an agent chatting with a customer
+cannot lift that customer's hold. Transfers stay held while an alert is open or
+confirmed (`ProfileRepository.execute_transfer`); clearing or releasing lifts it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from typing import Any
 
@@ -62,8 +65,15 @@ def alert_json(alert: RiskAlertView) -> dict[str, Any]:
     }
 
 
-def compliance_routes(repo: ProfileRepository) -> web.RouteTableDef:
-    """The risk-alert routes, bound to the profile repository."""
+def compliance_routes(
+    repo: ProfileRepository, compliance_token: str = ""
+) -> web.RouteTableDef:
+    """The risk-alert routes, bound to the profile repository.
+
+    Args:
+        repo: the profile repository.
+        compliance_token: the compliance officers' token; empty disables reviews.
+    """
     routes = web.RouteTableDef()
 
     @routes.get("/api/risk-alerts")
@@ -80,6 +90,12 @@ def compliance_routes(repo: ProfileRepository) -> web.RouteTableDef:
 
     @routes.post("/api/risk-alerts/{alert_id}/review")
     async def review(request: web.Request) -> web.Response:
+        if not compliance_token:
+            return _error(503, "compliance review disabled: set COMPLIANCE_TOKEN")
+        given = request.headers.get("X-Compliance-Token", "").strip()
+        if not hmac.compare_digest(given.encode(), compliance_token.encode()):
+            # 403, not 401: the agent's desk session itself is fine.
+            return _error(403, "a compliance officer's token is required")
         try:
             alert_id = int(request.match_info["alert_id"])
             body = await request.json()

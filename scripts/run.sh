@@ -9,8 +9,9 @@ mkdir -p logs
 # agent desk uses it. Agents log in to the desk with AGENT_DESK_TOKEN.
 random_token() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 : "${RASA_API_TOKEN:=$(random_token)}" "${AGENT_DESK_TOKEN:=$(random_token)}"
+: "${COMPLIANCE_TOKEN:=$(random_token)}"
 : "${AGENT_DESK_PORT:=5010}"
-export RASA_API_TOKEN AGENT_DESK_TOKEN AGENT_DESK_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
+export RASA_API_TOKEN AGENT_DESK_TOKEN COMPLIANCE_TOKEN AGENT_DESK_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD"
 
 pids=()
@@ -49,6 +50,7 @@ FinAssist is running.
   Rasa server    http://127.0.0.1:$RASA_PORT   (REST: /webhooks/rest/webhook, socket.io: /socket.io)
   Action server  http://127.0.0.1:$ACTIONS_PORT
   Agent desk     http://127.0.0.1:$AGENT_DESK_PORT   (agent token: $AGENT_DESK_TOKEN)
+                 risk-alert reviews also need the compliance token: $COMPLIANCE_TOKEN
   Logs           logs/rasa.log, logs/actions.log, logs/desk.log
 
 Chat as demo customer C001 (李明) over REST:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from actions.dialogue.handoff import hand_over, raise_risk_alerts
 from actions.errors import BotError, TransferRejected
 from actions.money import format_money, parse_decimal
 from actions.profile_db.repository import ProfileRepository
-from actions.risk.alerts import RISK_ESCALATION
+from actions.risk.alerts import RISK_ESCALATION, message_risk, risk_since_form_start
 from actions.risk.transfers import assess_transfer, default_limits
 from actions.settings import get_settings
 
@@ -62,6 +63,19 @@ class ValidateTransferForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_transfer_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
+        """A message that trips a risk rule ends the form at once, with nothing filled.
+
+        The form then completes into `action_transfer`, which records the alert, warns
+        the customer and hands over; an active form would otherwise take the
+        message's amount or "yes" before any dialogue rule could see the risk.
+        """
+        if message_risk(tracker.latest_message):
+            return [*RESET_TRANSFER, SlotSet("requested_slot", None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -229,6 +243,18 @@ class ActionTransfer(CustomerAction):
         customer_id: str,
         language: str,
     ) -> EventList:
+        risky = message_risk(tracker.latest_message) or risk_since_form_start(
+            tracker.events, "transfer_form"
+        )
+        if risky:  # something said during the transfer tripped a risk rule
+            return await _stop_for_risk(
+                dispatcher,
+                tracker,
+                source="message",
+                ruleset=str(risky.get("ruleset") or ""),
+                hits=list(risky["hits"]),
+                action_taken="transfer_cancelled",
+            )
         amount = parse_decimal(tracker.get_slot("amount") or "")
         payee_id = tracker.get_slot("payee_id")
         if (
@@ -238,11 +264,6 @@ class ActionTransfer(CustomerAction):
         ):
             dispatcher.utter_message(response="utter_transfer_cancelled")
             return RESET_TRANSFER
-        stopped = await self._stopped_by_risk_rules(
-            dispatcher, tracker, customer_id, int(payee_id), amount
-        )
-        if stopped is not None:
-            return [*RESET_TRANSFER, *stopped]
         try:
             result = await blocking(
                 self.repo.execute_transfer,
@@ -253,8 +274,19 @@ class ActionTransfer(CustomerAction):
                 account_type=source_account(tracker),
                 conversation_id=tracker.sender_id,
                 max_single=get_settings().max_single_transfer,
+                risk_rules=assess_transfer,
             )
         except TransferRejected as exc:
+            if exc.reason == "risk_rules":  # amount / history rules: nothing moved
+                return await _stop_for_risk(
+                    dispatcher,
+                    tracker,
+                    source="transfer",
+                    ruleset=default_limits().ruleset,
+                    hits=[asdict(h) for h in exc.details],
+                    action_taken="transfer_blocked",
+                    amount=amount,
+                )
             dispatcher.utter_message(
                 response=REJECTION_REPLIES.get(exc.reason, "utter_transfer_failed"),
                 name=tracker.get_slot("recipient") or "",
@@ -270,51 +302,31 @@ class ActionTransfer(CustomerAction):
         )
         return RESET_TRANSFER
 
-    async def _stopped_by_risk_rules(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        customer_id: str,
-        payee_id: int,
-        amount: Decimal,
-    ) -> EventList | None:
-        """Amount and history rules (actions.risk.transfers) before any money moves.
 
-        Returns:
-            None to go ahead; else the handoff events (alert recorded, customer warned,
-            conversation queued for a person at top priority).
-        """
-        ctx = await blocking(
-            self.repo.transfer_risk_context,
-            customer_id,
-            payee_id,
-            source_account(tracker),
-            amount,
-        )
-        hits = assess_transfer(ctx) if ctx is not None else []
-        if not hits:
-            return None
-        await raise_risk_alerts(
-            dispatcher,
-            tracker,
-            source="transfer",
-            ruleset=default_limits().ruleset,
-            hits=[
-                {
-                    "rule_id": h.rule_id,
-                    "rule_version": h.rule_version,
-                    "category": h.category,
-                    "score": h.score,
-                    "excerpt": h.evidence,
-                }
-                for h in hits
-            ],
-            action_taken="transfer_blocked",
-            amount=amount,
-        )
-        return await hand_over(
-            dispatcher, tracker, RISK_ESCALATION, has_risk_alert=True
-        )
+async def _stop_for_risk(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    source: str,
+    ruleset: str,
+    hits: list[dict[str, Any]],
+    action_taken: str,
+    amount: Decimal | None = None,
+) -> EventList:
+    """No transfer: record the alerts, warn the customer, queue them for a person."""
+    await raise_risk_alerts(
+        dispatcher,
+        tracker,
+        source=source,
+        ruleset=ruleset,
+        hits=hits,
+        action_taken=action_taken,
+        amount=amount,
+    )
+    return [
+        *RESET_TRANSFER,
+        *await hand_over(dispatcher, tracker, RISK_ESCALATION, has_risk_alert=True),
+    ]
 
 
 class ActionCancelTransfer(Action):

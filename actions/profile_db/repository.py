@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
@@ -171,7 +171,12 @@ class TicketView:
 
 
 OPEN_STATUSES = ("waiting", "active")
-REVIEW_STATUSES = ("cleared", "confirmed")
+REVIEW_STATUSES = ("cleared", "confirmed", "released")
+# open → cleared (false alarm) or confirmed (real risk); confirmed → released (the
+# customer was verified in person). Transfers are held while open or confirmed.
+REVIEW_TRANSITIONS = {"open": ("cleared", "confirmed"), "confirmed": ("released",)}
+HOLD_STATUSES = ("open", "confirmed")
+RiskRules = Callable[[TransferContext], Sequence[Any]]
 
 
 class AlertAlreadyReviewed(ValueError):
@@ -379,15 +384,20 @@ class ProfileRepository:
         conversation_id: str | None = None,
         today_start: datetime | None = None,
         max_single: Decimal | None = None,
+        risk_rules: RiskRules | None = None,
     ) -> TransferResult:
         """Move money to a saved payee: debit and credit in one database transaction.
 
         The same `idempotency_key` returns the first result instead of paying twice.
+        `risk_rules` (actions.risk.transfers.assess_transfer) runs inside the same
+        transaction, after the accounts are locked, so that two transfers racing in
+        two conversations both see each other in the history.
 
         Raises:
             TransferRejected: reason ``invalid_amount``, ``no_account``,
-                ``unknown_payee``, ``risk_hold`` (an open risk alert),
-                ``insufficient_funds``, ``over_single_limit`` or ``daily_limit``.
+                ``unknown_payee``, ``risk_hold`` (an alert under review),
+                ``risk_rules`` (with the hits as `details`), ``insufficient_funds``,
+                ``over_single_limit`` or ``daily_limit``.
         """
         amount = quantize(amount)
         if amount <= 0:
@@ -415,13 +425,20 @@ class ProfileRepository:
                 select(m.RiskAlert.id)
                 .where(
                     m.RiskAlert.customer_id == customer_id,
-                    m.RiskAlert.status == "open",
+                    m.RiskAlert.status.in_(HOLD_STATUSES),
                 )
                 .limit(1)
             ).first()
             if held is not None:  # compliance has not reviewed an alert yet
                 raise TransferRejected("risk_hold")
             source, credit = _lock_accounts(s, customer_id, account_type, payee)
+            if risk_rules is not None:
+                ctx = _transfer_context(
+                    s, customer_id, payee, source, amount, self._clock()
+                )
+                hits = risk_rules(ctx)
+                if hits:
+                    raise TransferRejected("risk_rules", details=hits)
             if source.balance < amount:
                 raise TransferRejected("insufficient_funds")
             sent_today = s.execute(
@@ -756,6 +773,9 @@ class ProfileRepository:
                 .limit(1)
             ).scalar_one_or_none()
             if existing is not None:
+                if base_priority > existing.base_priority:  # e.g. a risk hit now
+                    existing.base_priority, existing.reason = base_priority, reason
+                    s.flush()
                 return _ticket_view(s, existing), False
             ticket = m.HandoffTicket(
                 conversation_id=conversation_id,
@@ -913,14 +933,14 @@ class ProfileRepository:
         return self._run(work)  # type: ignore[return-value]
 
     def has_open_risk_alert(self, customer_id: str) -> bool:
-        """Whether compliance still has to review an alert of this customer."""
+        """Whether an alert holds this customer's transfers (open or confirmed)."""
 
         def work(s: Session) -> bool:
             found = s.execute(
                 select(m.RiskAlert.id)
                 .where(
                     m.RiskAlert.customer_id == customer_id,
-                    m.RiskAlert.status == "open",
+                    m.RiskAlert.status.in_(HOLD_STATUSES),
                 )
                 .limit(1)
             ).first()
@@ -946,77 +966,33 @@ class ProfileRepository:
     def review_risk_alert(
         self, alert_id: int, *, status: str, reviewer: str, note: str = ""
     ) -> RiskAlertView | None:
-        """Close an open alert: ``cleared`` (false alarm) or ``confirmed`` (real risk).
+        """Record a compliance decision (see REVIEW_TRANSITIONS).
+
+        ``cleared`` (false alarm) and ``released`` lift the transfer hold; ``confirmed``
+        (real risk) keeps it.
 
         Raises:
             ValueError: an unknown status.
-            AlertAlreadyReviewed: someone decided on this alert already.
+            AlertAlreadyReviewed: the alert's current status does not allow it.
         """
         if status not in REVIEW_STATUSES:
             raise ValueError(f"status must be one of {REVIEW_STATUSES}")
 
         def work(s: Session) -> RiskAlertView | None:
-            row = s.get(m.RiskAlert, alert_id)
+            row = s.execute(
+                select(m.RiskAlert).where(m.RiskAlert.id == alert_id).with_for_update()
+            ).scalar_one_or_none()
             if row is None:
                 return None
-            if row.status != "open":  # a decision is never silently overwritten
-                raise AlertAlreadyReviewed(f"alert {alert_id} is already {row.status}")
+            if status not in REVIEW_TRANSITIONS.get(row.status, ()):
+                # A decision is never silently overwritten by a second reviewer.
+                raise AlertAlreadyReviewed(
+                    f"alert {alert_id} is {row.status}; it cannot become {status}"
+                )
             row.status, row.reviewer = status, reviewer
             row.review_note, row.reviewed_at = note, self._clock()
             s.flush()
             return _risk_view(row)
-
-        return self._run(work)  # type: ignore[return-value]
-
-    def transfer_risk_context(
-        self,
-        customer_id: str,
-        payee_id: int,
-        account_type: str | None,
-        amount: Decimal,
-        history_days: int = 90,
-    ) -> TransferContext | None:
-        """What the transfer rules need: the payee's age, the balance, the history.
-
-        Returns:
-            None when the payee or the account does not exist (the transfer itself
-            then fails with its own reason).
-        """
-
-        def work(s: Session) -> TransferContext | None:
-            payee = s.execute(
-                select(m.Payee).where(
-                    m.Payee.id == payee_id, m.Payee.customer_id == customer_id
-                )
-            ).scalar_one_or_none()
-            account = s.execute(
-                select(m.Account).where(
-                    m.Account.customer_id == customer_id,
-                    m.Account.account_type == (account_type or "current"),
-                )
-            ).scalar_one_or_none()
-            if payee is None or account is None:
-                return None
-            now = self._clock()
-            rows = s.execute(
-                select(m.Transfer).where(
-                    m.Transfer.customer_id == customer_id,
-                    m.Transfer.status == "completed",
-                    m.Transfer.created_at >= now - timedelta(days=history_days),
-                )
-            ).scalars()
-            history = [
-                PastTransfer(t.amount, _aware(t.created_at), t.payee_id)  # type: ignore[arg-type]
-                for t in rows
-            ]
-            return TransferContext(
-                amount=quantize(amount),
-                payee_id=payee.id,
-                payee_created_at=_aware(payee.created_at),  # type: ignore[arg-type]
-                source_balance=account.balance,
-                history=history,
-                now=_aware(now),  # type: ignore[arg-type]
-            )
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -1044,6 +1020,36 @@ def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
         _aware(t.created_at),
         _aware(t.accepted_at),
         _aware(t.released_at),
+    )
+
+
+def _transfer_context(
+    s: Session,
+    customer_id: str,
+    payee: m.Payee,
+    source: m.Account,
+    amount: Decimal,
+    now: datetime,
+    history_days: int = 90,
+) -> TransferContext:
+    """What the transfer rules need, read inside the transfer's own transaction."""
+    rows = s.execute(
+        select(m.Transfer).where(
+            m.Transfer.customer_id == customer_id,
+            m.Transfer.status == "completed",
+            m.Transfer.created_at >= now - timedelta(days=history_days),
+        )
+    ).scalars()
+    return TransferContext(
+        amount=amount,
+        payee_id=payee.id,
+        payee_created_at=_aware(payee.created_at),  # type: ignore[arg-type]
+        source_balance=source.balance,
+        history=[
+            PastTransfer(t.amount, _aware(t.created_at), t.payee_id)  # type: ignore[arg-type]
+            for t in rows
+        ],
+        now=_aware(now),  # type: ignore[arg-type]
     )
 
 

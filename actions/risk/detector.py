@@ -22,7 +22,7 @@ import yaml
 from spacy.matcher import Matcher, PhraseMatcher
 
 from actions.language import written_language
-from actions.pii import mask_pii
+from actions.pii import find_pii, mask_pii
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.yml"
 EXCERPT_CHARS = 60  # characters of context kept around the evidence
@@ -114,9 +114,18 @@ class RiskAssessment:
 
 
 def excerpt(text: str, start: int, end: int, width: int = EXCERPT_CHARS) -> str:
-    """The evidence span with some context, personal data masked, one line."""
+    """The evidence span with some context, personal data masked, one line.
+
+    The window is widened to whole pieces of personal data before masking: a card
+    number cut in half at the edge would no longer be recognised, and would leak.
+    """
     pad = max(0, (width - (end - start)) // 2)
     lo, hi = max(0, start - pad), min(len(text), end + pad)
+    for match in find_pii(text):
+        if match.start < lo < match.end:
+            lo = match.start
+        if match.start < hi < match.end:
+            hi = match.end
     piece = " ".join(text[lo:hi].split())
     return ("…" if lo else "") + mask_pii(piece) + ("…" if hi < len(text) else "")
 

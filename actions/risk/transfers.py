@@ -1,7 +1,8 @@
 """Amount and history rules checked on every transfer, before any money moves.
 
-Pure: the caller loads the customer's recent transfers and the payee from the profile
-DB (`ProfileRepository.transfer_risk_context`) and records the alerts this returns.
+Pure: `ProfileRepository.execute_transfer` builds the context inside the transfer's own
+locked transaction and refuses the transfer when a rule fires; the action then records
+the alerts.
 Limits are in `rules.yml` (`transfer_rules`), versioned with the message rules.
 """
 
@@ -87,13 +88,16 @@ class TransferContext:
 
 @dataclass(frozen=True)
 class TransferRiskHit:
-    """A transfer rule that fired, with a plain-language reason (no personal data)."""
+    """A transfer rule that fired, with a plain-language reason (no personal data).
+
+    Field names match a message hit's, so both are stored the same way.
+    """
 
     rule_id: str
     rule_version: int
     category: str
     score: float
-    evidence: str
+    excerpt: str
 
 
 @lru_cache(maxsize=1)

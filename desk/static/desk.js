@@ -17,6 +17,8 @@
   const VIEW_KEY = "finassist.desk.view";
   const RISK_FILTER_KEY = "finassist.desk.riskFilter";
   const REVIEWER_KEY = "finassist.desk.reviewer";
+  // Reviews need the compliance officer's own token, not the agents' desk token.
+  const COMPLIANCE_KEY = "finassist.desk.compliance";
   const RISK_LIST_LIMIT = 200; // rows shown for cleared / confirmed / all
   const RISK_OPEN_LIMIT = 1000; // the API's maximum: open alerts are counted from this
   const REVIEWER_MAX = 64; // as desk/compliance.py checks
@@ -275,12 +277,16 @@
     }
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, extraHeaders) {
     const token = state.token;
     if (!token) throw new ApiError("not signed in", 401, { stale: true });
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    const headers = {
+      ...(extraHeaders || {}),
+      Authorization: `Bearer ${token}`,
+      Accept: "application/json",
+    };
     const init = { method, headers, cache: "no-store", signal: controller.signal };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -351,6 +357,7 @@
     try {
       sessionStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(REVIEWER_KEY);
+      sessionStorage.removeItem(COMPLIANCE_KEY);
     } catch (_) {
       /* storage unavailable */
     }
@@ -1376,6 +1383,11 @@
     dom.reviewSubmit.textContent = d.submit;
     dom.reviewSubmit.className = `btn ${d.submitClass}`;
     dom.reviewReviewer.value = dom.riskReviewer.value.trim();
+    try {
+      dom.reviewToken.value = sessionStorage.getItem(COMPLIANCE_KEY) || "";
+    } catch (_) {
+      dom.reviewToken.value = "";
+    }
     dom.reviewNote.value = "";
     hideReviewError();
     syncReviewing();
@@ -1421,6 +1433,7 @@
     dom.reviewCancel.disabled = busy;
     dom.reviewReviewer.readOnly = busy;
     dom.reviewNote.readOnly = busy;
+    dom.reviewToken.readOnly = busy;
     for (const b of dom.riskRows.querySelectorAll("[data-review-key]")) b.disabled = busy;
   }
 
@@ -1431,6 +1444,7 @@
     const d = DECISIONS[review.decision];
     const reviewer = dom.reviewReviewer.value.trim();
     const note = dom.reviewNote.value.trim();
+    const complianceToken = dom.reviewToken.value.trim();
     if (!reviewer) {
       showReviewError("请填写审核人姓名。Please enter the reviewer's name.");
       dom.reviewReviewer.focus();
@@ -1439,6 +1453,11 @@
     if (reviewer.length > REVIEWER_MAX) {
       showReviewError(`审核人姓名最多 ${REVIEWER_MAX} 个字符。The reviewer's name is at most ${REVIEWER_MAX} characters.`);
       dom.reviewReviewer.focus();
+      return;
+    }
+    if (!complianceToken) {
+      showReviewError("请填写合规令牌。Please enter the compliance token.");
+      dom.reviewToken.focus();
       return;
     }
     if (note.length > NOTE_MAX) {
@@ -1461,12 +1480,18 @@
     dom.reviewSubmit.textContent = "提交中… Submitting…";
     let done = false;
     try {
-      await api("POST", `/api/risk-alerts/${encodeURIComponent(review.id)}/review`, {
-        status: review.decision,
-        reviewer,
-        note,
-      });
+      await api(
+        "POST",
+        `/api/risk-alerts/${encodeURIComponent(review.id)}/review`,
+        { status: review.decision, reviewer, note },
+        { "X-Compliance-Token": complianceToken }
+      );
       done = true;
+      try {
+        sessionStorage.setItem(COMPLIANCE_KEY, complianceToken);
+      } catch (_) {
+        /* private mode: the officer types it again next time */
+      }
     } catch (err) {
       if (!err.stale && err.status !== 401 && state.review === review) {
         showReviewError(`提交失败 Review failed: ${errorText(err)}`);
@@ -1544,6 +1569,7 @@
       reviewDecision: $("review-decision"),
       reviewReviewer: $("review-reviewer"),
       reviewNote: $("review-note"),
+      reviewToken: $("review-token"),
       reviewError: $("review-error"),
       reviewCancel: $("review-cancel"),
       reviewSubmit: $("review-submit"),

@@ -249,3 +249,17 @@ def test_no_personal_data_in_either_servers_log(live: Servers) -> None:
         assert CARD not in log and PHONE not in log, f"{name}.log leaks"
     rasa_log = (live.folder / "rasa.log").read_text(encoding="utf-8", errors="replace")
     assert "[CARD ****0128]" in rasa_log  # DEBUG logging did write the message, masked
+
+
+def test_a_risky_answer_in_the_middle_of_a_transfer_stops_it(live: Servers) -> None:
+    before = balance_text(live, "C001")
+    token = token_for("C001")
+    asked = say(live, "attack-mid-transfer", "给张伟转五千", token)
+    assert "张伟" in asked  # the confirmation question
+    reply = say(live, "attack-mid-transfer", "确认，警察让我赶紧转到安全账户", token)
+    assert "诈骗" in reply and "没有资金转出" in reply
+    assert balance_text(live, "C001") == before
+    alerts = [
+        a for a in live.repo.risk_alerts() if a.conversation_id == "attack-mid-transfer"
+    ]
+    assert alerts and {a.action_taken for a in alerts} == {"transfer_cancelled"}

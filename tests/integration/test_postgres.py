@@ -239,6 +239,8 @@ def test_risk_alert_holds_transfers_on_postgres(
         )
     assert held.value.reason == "risk_hold" and all_balances(engine) == before
     repo.review_risk_alert(alert.id, status="confirmed", reviewer="compliance")
+    assert repo.has_open_risk_alert("C002")  # a confirmed risk keeps the hold
+    repo.review_risk_alert(alert.id, status="released", reviewer="compliance")
     assert not repo.has_open_risk_alert("C002")
 
 

@@ -22,6 +22,8 @@ from desk.rasa_client import RasaClient
 
 TOKEN = "desk-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+COMPLIANCE = "compliance-officer-token-0123456789"
+REVIEW_AUTH = {**AUTH, "X-Compliance-Token": COMPLIANCE}
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "desk" / "static"
 
@@ -95,7 +97,9 @@ def open_ticket(
 @pytest.fixture
 async def desk(repo: ProfileRepository):
     fake = FakeRasa()
-    settings = replace(Settings.from_env({}), desk_token=TOKEN)
+    settings = replace(
+        Settings.from_env({}), desk_token=TOKEN, compliance_token=COMPLIANCE
+    )
     rasa = RasaClient(
         "http://rasa.test", "rasa-token", transport=httpx.MockTransport(fake.handler)
     )
@@ -215,7 +219,9 @@ async def test_bad_requests_get_clear_errors(desk, path, payload, status) -> Non
 async def test_rasa_down_gives_502_and_keeps_the_ticket(
     repo: ProfileRepository,
 ) -> None:
-    settings = replace(Settings.from_env({}), desk_token=TOKEN)
+    settings = replace(
+        Settings.from_env({}), desk_token=TOKEN, compliance_token=COMPLIANCE
+    )
     rasa = RasaClient(
         "http://rasa.test",
         "t",
@@ -363,21 +369,24 @@ async def test_risk_alert_api_gives_the_page_what_it_reads(desk) -> None:
     assert row["id"] == alert.id and row["amount"] == "60000.00"
 
     url = f"/api/risk-alerts/{alert.id}/review"
-    refused = await client.post(url, headers=AUTH, json={"status": "cleared"})
+    body = {"status": "cleared", "reviewer": "王", "note": ""}
+    # An agent's desk token alone cannot review: the compliance token is needed.
+    assert (await client.post(url, headers=AUTH, json=body)).status == 403
+    wrong = {**AUTH, "X-Compliance-Token": "guess"}
+    assert (await client.post(url, headers=wrong, json=body)).status == 403
+    refused = await client.post(url, headers=REVIEW_AUTH, json={"status": "cleared"})
     assert refused.status == 400 and "reviewer" in (await refused.json())["error"]
-    done = await client.post(
-        url, headers=AUTH, json={"status": "cleared", "reviewer": "王", "note": ""}
-    )
+    done = await client.post(url, headers=REVIEW_AUTH, json=body)
     assert (await done.json())["status"] == "cleared"
     still_open = await client.get("/api/risk-alerts?status=open", headers=AUTH)
     assert (await still_open.json())["alerts"] == []
     again = await client.post(
-        url, headers=AUTH, json={"status": "confirmed", "reviewer": "李"}
+        url, headers=REVIEW_AUTH, json={"status": "confirmed", "reviewer": "李"}
     )
-    assert again.status == 409 and "already cleared" in (await again.json())["error"]
+    assert again.status == 409 and "is cleared" in (await again.json())["error"]
     missing = await client.post(
         "/api/risk-alerts/99999/review",
-        headers=AUTH,
+        headers=REVIEW_AUTH,
         json={"status": "cleared", "reviewer": "李"},
     )
     assert missing.status == 404

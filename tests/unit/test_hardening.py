@@ -39,8 +39,8 @@ def test_guard_refuses_empty_long_and_fast_messages() -> None:
     assert guard.notice("rate_limited", "你好").startswith("您发送得太快")
 
 
-def request(body: bytes) -> SimpleNamespace:
-    return SimpleNamespace(body=body, method="POST")
+def request(body: bytes, ip: str = "203.0.113.7") -> SimpleNamespace:
+    return SimpleNamespace(body=body, method="POST", ip=ip)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,30 @@ def test_json_escaped_chinese_does_not_hide_a_card_number(
         logging.getLogger("rasa.core.processor").debug(escaped)
     assert "6222021234567890128" not in caplog.text
     assert "卡[CARD ****0128]里" in caplog.text
+
+
+def test_idle_senders_are_forgotten() -> None:
+    guard = MessageGuard(max_chars=10, per_minute=3)
+    for i in range(25_000):
+        guard.problem(f"sender-{i}", "hi", now=float(i) / 1000)  # 25 s of traffic
+    guard.problem("late", "hi", now=200.0)  # a minute later: all of them are idle
+    for i in range(10_000):
+        guard.problem(f"next-{i}", "hi", now=200.0)
+    assert len(guard._sent) <= 10_001
+
+
+def test_one_address_cannot_rotate_sender_ids_forever() -> None:
+    channel = GuardedRestInput(MessageGuard(max_chars=100, per_minute=2))
+    codes = []
+    for i in range(25):
+        body = json.dumps({"sender": f"fresh-{i}", "message": "hi"}).encode()
+        refused = channel.refusal(request(body))
+        codes.append(refused.status if refused else 200)
+    assert codes[:20] == [200] * 20 and set(codes[20:]) == {429}
+    other = json.dumps({"sender": "fresh-x", "message": "hi"}).encode()
+    assert channel.refusal(request(other, ip="198.51.100.1")) is None
+
+
+def test_the_client_cannot_name_the_channel_it_records() -> None:
+    channel = GuardedRestInput(MessageGuard(max_chars=100, per_minute=2))
+    assert channel._extract_input_channel(SimpleNamespace()) == "rest"

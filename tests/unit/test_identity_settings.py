@@ -169,3 +169,11 @@ def test_message_limits_come_from_the_environment() -> None:
     assert (settings.max_message_chars, settings.rate_limit_per_minute) == (500, 10)
     with pytest.raises(SettingsError):
         Settings.from_env({"FINASSIST_RATE_LIMIT_PER_MIN": "0"})
+
+
+def test_the_compliance_token_is_nobody_elses() -> None:
+    with pytest.raises(SettingsError, match="COMPLIANCE_TOKEN"):
+        Settings.from_env({"AGENT_DESK_TOKEN": "same", "COMPLIANCE_TOKEN": "same"})
+    token = "compliance-secret-9f3a"
+    settings = Settings.from_env({"AGENT_DESK_TOKEN": "a", "COMPLIANCE_TOKEN": token})
+    assert settings.compliance_token == token and token not in repr(settings)

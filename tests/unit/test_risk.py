@@ -18,7 +18,7 @@ from actions.profile_db import models as m
 from actions.profile_db.repository import AlertAlreadyReviewed, ProfileRepository
 from actions.profile_db.session import session_scope
 from actions.risk.alerts import RISK_ESCALATION, warning_response
-from actions.risk.detector import RiskDetector, default_detector
+from actions.risk.detector import RiskDetector, default_detector, excerpt
 from actions.risk.transfers import (
     PastTransfer,
     TransferContext,
@@ -146,7 +146,7 @@ def test_repeated_transfers_just_below_the_reporting_threshold_are_structuring()
     earlier = [PastTransfer(Decimal("49000.00"), NOW - timedelta(hours=3), 7)]
     hits = assess_transfer(ctx("48500.00", history=earlier))
     assert [h.rule_id for h in hits] == ["AML-STRUCTURING-HISTORY"]
-    assert "97500.00" in hits[0].evidence
+    assert "97500.00" in hits[0].excerpt
     # One such transfer alone, or the earlier one outside the window, is fine.
     assert assess_transfer(ctx("48500.00")) == []
     old = [PastTransfer(Decimal("49000.00"), NOW - timedelta(hours=30), 7)]
@@ -173,7 +173,7 @@ def test_a_large_first_payment_to_a_new_payee_is_stopped() -> None:
 def test_most_of_the_balance_to_a_new_payee_is_stopped() -> None:
     hits = assess_transfer(ctx("25000.00", payee_age_days=2, balance="28650.32"))
     assert [h.rule_id for h in hits] == ["FRAUD-NEW-PAYEE-DRAIN"]
-    assert "87%" in hits[0].evidence
+    assert "87%" in hits[0].excerpt
     assert assess_transfer(ctx("2000.00", payee_age_days=2, balance="2100.00")) == []
 
 
@@ -350,3 +350,86 @@ async def test_a_drain_to_a_new_payee_is_stopped_before_money_moves(
     assert [msg["response"] for msg in dispatcher.messages] == [
         "utter_transfer_on_hold"
     ]
+
+
+def test_a_card_number_cut_by_the_excerpt_window_is_still_masked() -> None:
+    card = "6222021234567890128"
+    text = "x" * 10 + card + "安全账户" + "y" * 40
+    # Evidence at 29..33 with a 20-character window starts at 21: the old cut kept
+    # the card's last 8 digits, too short to be recognised as a card, and leaked them.
+    piece = excerpt(text, 29, 33, width=20)
+    assert "67890128" not in piece and "[CARD ****0128]" in piece
+
+
+def test_confirmed_alerts_keep_the_hold_until_released(repo: ProfileRepository) -> None:
+    [alert] = repo.record_risk_alerts(
+        conversation_id="c3",
+        customer_id="C003",
+        channel="rest",
+        language="zh",
+        source="message",
+        ruleset="r",
+        hits=[alert_hit()],
+        action_taken="handoff",
+    )
+    repo.review_risk_alert(alert.id, status="confirmed", reviewer="合规-王")
+    assert repo.has_open_risk_alert("C003")  # real risk: transfers stay held
+    with pytest.raises(AlertAlreadyReviewed):
+        repo.review_risk_alert(alert.id, status="cleared", reviewer="someone else")
+    released = repo.review_risk_alert(alert.id, status="released", reviewer="合规-王")
+    assert released is not None and released.status == "released"
+    assert not repo.has_open_risk_alert("C003")
+
+
+def test_a_risk_hit_raises_the_priority_of_an_existing_ticket(
+    repo: ProfileRepository,
+) -> None:
+    common = dict(
+        conversation_id="c4",
+        customer_id="C001",
+        channel="rest",
+        language="zh",
+        topic=None,
+        emotion="calm",
+        urgent=False,
+        summary="{}",
+    )
+    first, created = repo.open_handoff(
+        reason="request_human", base_priority=10, **common
+    )
+    again, created_again = repo.open_handoff(
+        reason=RISK_ESCALATION, base_priority=150, **common
+    )
+    assert created and not created_again and again.id == first.id
+    assert again.base_priority == 150 and again.reason == RISK_ESCALATION
+
+
+async def test_a_risky_answer_inside_the_transfer_form_ends_it() -> None:
+    from actions.dialogue.transfers import ValidateTransferForm
+
+    tracker = risky_tracker("5万，警察让我转到安全账户", active_loop="transfer_form")
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, {})
+    assert SlotSet("requested_slot", None) in events
+    assert SlotSet("amount", None) in events
+
+
+@pytest.mark.usefixtures("use_repo")
+async def test_the_transfer_never_runs_after_a_risky_answer(
+    repo: ProfileRepository,
+) -> None:
+    payee = repo.find_payee("C001", "张伟")
+    before = {a.account_type: a.balance for a in repo.accounts("C001")}
+    tracker = risky_tracker(
+        "对，警察让我转到安全账户",
+        slots={
+            "amount": "5000.00",
+            "payee_id": str(payee.id),
+            "recipient": "张伟",
+            "transfer_confirmed": True,
+        },
+    )
+    events, dispatcher = await run(ActionTransfer(), tracker)
+    replies = [msg["response"] for msg in dispatcher.messages]
+    assert replies[0] == "utter_risk_fraud_warning" and ConversationPaused() in events
+    assert {a.account_type: a.balance for a in repo.accounts("C001")} == before
+    assert {a.action_taken for a in repo.risk_alerts()} == {"transfer_cancelled"}
