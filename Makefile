@@ -39,7 +39,7 @@ CUSTOMER ?= C001
 # `rasa shell` runs its own Rasa server next to the one `make run` started.
 SHELL_PORT ?= 5006
 
-.PHONY: help install train model seed token erase run run-actions run-rasa shell test lint desk \
+.PHONY: help install train model seed token erase run run-actions run-rasa shell test lint desk webchat \
         validate pytest test-integration rasa-test risk-eval bench-fallback clean
 
 help: ## list the commands
@@ -73,6 +73,9 @@ run: install model seed ## everything: install, train if stale, seed, start both
 desk: install seed ## the agent desk alone (AGENT_DESK_PORT, AGENT_DESK_TOKEN)
 	@test -n "$$AGENT_DESK_TOKEN" || { echo "desk: set AGENT_DESK_TOKEN (and RASA_API_TOKEN of the running Rasa server)"; exit 1; }
 	$(PY) -m desk
+
+webchat: install seed ## the customers' web chat page alone (WEBCHAT_PORT, default 8080)
+	$(PY) -m webchat
 
 run-actions: install ## the action server alone (loopback, shared secret)
 	$(PY) -m actions.server --port $(ACTIONS_PORT)

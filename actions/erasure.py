@@ -76,6 +76,7 @@ TABLE_ORDER = (
     "channel_identities",
     "interactions",
     "emotion_records",
+    "satisfaction_ratings",
     "handoff_tickets",
     "payees",
     "cards",
@@ -225,6 +226,12 @@ def erase_customer(
                 s,
                 m.EmotionRecord,
                 _of_customer(m.EmotionRecord, customer_id, conversations),
+            ),
+            # Ratings carry free-text comments: deleted (the report keeps no names).
+            "satisfaction_ratings": _delete_rows(
+                s,
+                m.SatisfactionRating,
+                _of_customer(m.SatisfactionRating, customer_id, conversations),
             ),
             "handoff_tickets": _anonymise_tickets(s, customer_id, conversations, now),
             "payees": _erase_payees(s, inspector, tables, customer_id),

@@ -50,6 +50,11 @@ class Settings:
     actions_port: int = 5055
     max_message_chars: int = 1000
     rate_limit_per_minute: int = 30
+    # The customers' web chat page: its port, where its browser reaches the Rasa
+    # server's socket.io, and whether the demo identity provider may issue tokens.
+    webchat_port: int = 8080
+    webchat_rasa_url: str = "http://127.0.0.1:5005"
+    demo_login: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +115,10 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(f"malformed numeric setting: {exc}") from exc
         max_chars, per_minute = message_limits(env)
+        try:
+            webchat_port = int(env.get("WEBCHAT_PORT", defaults.webchat_port))
+        except ValueError as exc:
+            raise SettingsError(f"malformed numeric setting: {exc}") from exc
         desk_token = env.get("AGENT_DESK_TOKEN", "").strip()
         admin_token = env.get("ADMIN_API_TOKEN", "").strip()
         # Erasure is irreversible: an agent's token must never also be an admin's.
@@ -152,6 +161,12 @@ class Settings:
             actions_port=actions_port,
             max_message_chars=max_chars,
             rate_limit_per_minute=per_minute,
+            webchat_port=webchat_port,
+            webchat_rasa_url=env.get("WEBCHAT_RASA_URL", "").strip().rstrip("/")
+            or f"http://127.0.0.1:{rasa_port}",
+            # The demo identity provider signs tokens for anyone: never in production.
+            demo_login=app_env != "production"
+            and env.get("WEBCHAT_DEMO_LOGIN", "true").lower() != "false",
         )
 
 

@@ -66,7 +66,14 @@ class RasaClient:
             "POST",
             f"/conversations/{conversation_id}/tracker/events",
             params={"execute_side_effects": "true", "output_channel": "latest"},
-            body={"event": "bot", "text": text, "metadata": {"agent": agent}},
+            body={
+                "event": "bot",
+                "text": text,
+                "metadata": {"agent": agent},
+                # The web page shows "an agent has joined" from this marker (socket.io
+                # emits `custom` as its own message after the text).
+                "data": {"custom": {"data": {"kind": "agent", "agent": agent}}},
+            },
         )
 
     async def hand_back(self, conversation_id: str, farewell: str) -> None:
@@ -80,7 +87,12 @@ class RasaClient:
             "POST",
             f"/conversations/{conversation_id}/tracker/events",
             params={"execute_side_effects": "true", "output_channel": "latest"},
-            body={"event": "bot", "text": farewell, "metadata": {"agent": "system"}},
+            body={
+                "event": "bot",
+                "text": farewell,
+                "metadata": {"agent": "system"},
+                "data": {"custom": {"data": {"kind": "agent_left"}}},
+            },
         )
         await self._call(
             "POST",

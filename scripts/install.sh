@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv with Python 3.10 and install FinAssist's pinned requirements.
-# Idempotent: re-running with unchanged requirements does nothing.
+# Create .venv with Python 3.10 and install FinAssist's pinned requirements, then the
+# web chat page's browser client (webchat/, npm).
+# Idempotent: re-running with unchanged requirements and package-lock.json does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +17,33 @@ find_python() {
   done
 }
 
+# The web chat page serves socket.io-client from webchat/node_modules (no CDN).
+install_webchat() {
+  local client=webchat/node_modules/socket.io-client/dist/socket.io.min.js
+  local npm_stamp=webchat/node_modules/.finassist-installed
+  if [ -f "$client" ] && [ -f "$npm_stamp" ] && [ ! webchat/package-lock.json -nt "$npm_stamp" ]; then
+    echo "install: webchat/node_modules is up to date"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    cat >&2 <<'MSG'
+install: npm not found.
+The web chat page needs Node.js 18 or newer (with npm) to install its socket.io client
+from webchat/package-lock.json. Install Node.js 18+ (for example `apt-get install nodejs npm`)
+and run `make install` again.
+MSG
+    exit 1
+  fi
+  echo "install: installing the web chat client (npm ci in webchat/)"
+  (cd webchat && npm ci --omit=dev --no-audit --no-fund)
+  touch "$npm_stamp"
+}
+
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "install: .venv is up to date"
+  install_webchat
   exit 0
 fi
 
@@ -46,3 +70,4 @@ fi
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 echo "$want" > "$stamp"
 echo "install: done ($(.venv/bin/rasa --version 2>/dev/null | grep -m1 'Rasa Version' || echo rasa installed))"
+install_webchat

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server (REST + socket.io) and wait; Ctrl-C stops both.
+# Start the action server, the Rasa server (REST + socket.io), the agent desk and the web
+# chat page, and wait; Ctrl-C stops them all.
 # Called by `make run` after install, train-if-stale and seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,8 @@ mkdir -p logs
 random_token() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 : "${RASA_API_TOKEN:=$(random_token)}" "${AGENT_DESK_TOKEN:=$(random_token)}"
 : "${COMPLIANCE_TOKEN:=$(random_token)}"
-: "${AGENT_DESK_PORT:=5010}"
-export RASA_API_TOKEN AGENT_DESK_TOKEN COMPLIANCE_TOKEN AGENT_DESK_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
+: "${AGENT_DESK_PORT:=5010}" "${WEBCHAT_PORT:=8080}"
+export RASA_API_TOKEN AGENT_DESK_TOKEN COMPLIANCE_TOKEN AGENT_DESK_PORT WEBCHAT_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD"
 
 pids=()
@@ -43,20 +44,24 @@ wait_for "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" 180 "Rasa se
 .venv/bin/python -m desk >logs/desk.log 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$AGENT_DESK_PORT/" 60 "agent desk"
+.venv/bin/python -m webchat >logs/webchat.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$WEBCHAT_PORT/api/config" 60 "web chat page"
 token=$(.venv/bin/python scripts/issue_token.py C001)
 cat <<MSG
 
 FinAssist is running.
   Rasa server    http://127.0.0.1:$RASA_PORT   (REST: /webhooks/rest/webhook, socket.io: /socket.io)
   Action server  http://127.0.0.1:$ACTIONS_PORT
+  Web chat       http://127.0.0.1:$WEBCHAT_PORT   (customers; log in as a demo customer)
   Agent desk     http://127.0.0.1:$AGENT_DESK_PORT   (agent token: $AGENT_DESK_TOKEN)
                  risk-alert reviews also need the compliance token: $COMPLIANCE_TOKEN
-  Logs           logs/rasa.log, logs/actions.log, logs/desk.log
+  Logs           logs/rasa.log, logs/actions.log, logs/desk.log, logs/webchat.log
 
 Chat as demo customer C001 (李明) over REST:
   curl -s http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
     -d '{"sender": "demo-1", "message": "查一下余额", "metadata": {"auth_token": "$token"}}'
 Other customers: make token CUSTOMER=C002 (English) or C003.  Testers: make shell CUSTOMER=C002
-Ctrl-C stops both servers.
+Ctrl-C stops them all.
 MSG
 wait -n "${pids[@]}"

@@ -282,6 +282,7 @@ def seed(engine: Engine, as_of: date) -> dict[str, int]:
     now = datetime.now(timezone.utc)
     with session_scope(engine) as s:
         for model in (
+            m.SatisfactionRating,
             m.RiskAlert,
             m.HandoffTicket,
             m.EmotionRecord,

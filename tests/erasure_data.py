@@ -114,7 +114,21 @@ async def populate(
         idempotency_key="erasure-c002",
         conversation_id=C002_APP,
     )
+    # Ratings: C002's own, one given before logging in, and another customer's.
+    repo.record_rating(
+        conversation_id=C002_WEB,
+        customer_id="C002",
+        channel="socketio",
+        score=4,
+        comment="quick",
+    )
+    repo.record_rating(
+        conversation_id=C002_APP, customer_id=None, channel="rest", score=3
+    )
     record_conversation(repo, "C001", C001_APP, ticket=True)
+    repo.record_rating(
+        conversation_id=C001_APP, customer_id="C001", channel="rest", score=5
+    )
     # C001 pays C002: a payee of C001's that credits C002's account.
     repo.execute_transfer(
         customer_id="C001",

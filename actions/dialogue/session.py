@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.continuity import channel_name, topic_name
 from actions.dialogue.common import (
     EventList,
     blocking,
@@ -17,6 +18,7 @@ from actions.dialogue.common import (
     customer_of,
     language_of,
 )
+from actions.dialogue.continuity import resume_offer
 from actions.errors import BotError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ NOT_CARRIED_OVER = frozenset(
         "escalation",
         "needs_human",
         "handoff_ticket",
+        # An offer to continue is made afresh for each new session.
+        "resume_offer",
+        "continuity_pending",
     }
 )
 
@@ -74,6 +79,9 @@ class ActionSessionStart(Action):
                 profile = None
             if profile and tracker.get_slot("language") is None:
                 events.append(SlotSet("language", profile.preferred_language))
+            offer = await resume_offer(repo, customer_id, tracker.sender_id)
+            if offer:
+                events.append(SlotSet("resume_offer", offer))
         events.append(ActionExecuted("action_listen"))
         return events
 
@@ -96,6 +104,18 @@ class ActionGreet(Action):
                 )
             except BotError:
                 profile = None
+        offer = tracker.get_slot("resume_offer")
+        if profile and isinstance(offer, dict) and offer.get("topic"):
+            language = language_of(tracker)
+            dispatcher.utter_message(
+                response="utter_resume_offer",
+                name=profile.name(language),
+                channel=channel_name(str(offer.get("channel")), language),
+                topic=topic_name(
+                    str(offer["topic"]), offer.get("context") or {}, language
+                ),
+            )
+            return [SlotSet("continuity_pending", True)]
         if profile:
             dispatcher.utter_message(
                 response="utter_greet_customer", name=profile.name(language_of(tracker))

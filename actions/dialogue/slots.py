@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.dialogue.common import blocking, customer_of
+from actions.dialogue.continuity import record_turn
 from actions.errors import BotError
 from actions.language import SUPPORTED, written_language
 from actions.risk.alerts import RISK_ESCALATION
@@ -29,6 +30,7 @@ GLOBAL_SLOTS = [
     "tone",
     "escalation",
     "needs_human",
+    "continuity_pending",
 ]
 
 
@@ -66,12 +68,27 @@ class ValidateSlotMappings(ValidationAction):
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """The extracted values are already valid: keep them (no per-slot warnings)."""
+        """The extracted values are already valid: keep them (no per-slot warnings).
+
+        Also records this turn in the customer's interaction history (topic, pending
+        task, facts), which is what another channel offers to continue.
+        """
+        changed = tracker.slots_to_validate()
+        await record_turn(tracker, {**tracker.current_slot_values(), **changed})
         return [
             SlotSet(name, value)
-            for name, value in tracker.slots_to_validate().items()
+            for name, value in changed.items()
             if name in GLOBAL_SLOTS
         ]
+
+    async def extract_continuity_pending(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An offer to continue stands for one answer: yes or no, else it lapses."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if tracker.get_slot("continuity_pending") and intent not in ("affirm", "deny"):
+            return {"continuity_pending": False}
+        return {}
 
     async def extract_emotion(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from actions.dialogue.common import (
     CustomerAction,
     EventList,
     blocking,
+    channel_of,
     customer_of,
     language_of,
 )
@@ -28,6 +30,7 @@ from actions.risk.alerts import RISK_ESCALATION, message_risk, risk_since_form_s
 from actions.risk.transfers import assess_transfer, default_limits
 from actions.settings import get_settings
 
+logger = logging.getLogger(__name__)
 RESET_TRANSFER = [
     SlotSet("amount", None),
     SlotSet("recipient", None),
@@ -293,6 +296,19 @@ class ActionTransfer(CustomerAction):
                 limit=format_money(get_settings().max_single_transfer, language),
             )
             return RESET_TRANSFER
+        try:  # done: another channel must not offer this transfer again
+            await blocking(
+                self.repo.record_interaction,
+                customer_id=customer_id,
+                conversation_id=tracker.sender_id,
+                channel=channel_of(tracker),
+                topic="transfer",
+                outcome="completed",
+                pending_task=None,
+                context={},
+            )
+        except BotError:
+            logger.warning("interaction history could not be updated")
         dispatcher.utter_message(
             response="utter_transfer_done",
             amount=format_money(result.amount, language),

@@ -230,6 +230,9 @@ class Interaction(Base):
     topic = Column(String(32), nullable=True)
     outcome = Column(String(32), nullable=True)
     pending_task = Column(String(64), nullable=True)
+    # JSON of the facts worth carrying to another channel (home status, loan term, ...)
+    context = Column(Text, nullable=True)
+    language = Column(String(2), nullable=True)
     started_at = Column(DateTime(timezone=True), nullable=False)
     updated_at = Column(DateTime(timezone=True), nullable=False)
 
@@ -333,3 +336,19 @@ class RiskAlert(Base):
     review_note = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
     reviewed_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class SatisfactionRating(Base):
+    """A customer's 1-5 rating at the end of a conversation, from any channel."""
+
+    __tablename__ = "satisfaction_ratings"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=True, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    score = Column(Integer, nullable=False)
+    comment = Column(Text, nullable=True)  # personal data masked
+    created_at = Column(DateTime(timezone=True), nullable=False)

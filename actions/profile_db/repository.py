@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,23 @@ class TicketView:
 
 
 OPEN_STATUSES = ("waiting", "active")
+
+
+@dataclass(frozen=True)
+class InteractionView:
+    """One conversation in the customer's history (for continuity across channels)."""
+
+    id: int
+    conversation_id: str
+    channel: str
+    topic: str | None
+    outcome: str | None
+    pending_task: str | None
+    context: dict[str, Any]
+    language: str | None
+    updated_at: datetime
+
+
 REVIEW_STATUSES = ("cleared", "confirmed", "released")
 # open → cleared (false alarm) or confirmed (real risk); confirmed → released (the
 # customer was verified in person). Transfers are held while open or confirmed.
@@ -268,6 +286,36 @@ class ProfileRepository:
             return CustomerProfile(
                 c.id, c.name_zh, c.name_en, c.preferred_language, c.risk_level, c.tier
             )
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def retail_customers(self) -> list[CustomerProfile]:
+        """Customers who can chat, by id.
+
+        Not the bank's clearing books, and not erased customers (erasure removes the
+        phone number).
+        """
+
+        def work(s: Session) -> list[CustomerProfile]:
+            clearing = select(m.Account.customer_id).where(
+                m.Account.account_type == "clearing"
+            )
+            rows = s.execute(
+                select(m.Customer)
+                .where(m.Customer.id.not_in(clearing), m.Customer.phone.is_not(None))
+                .order_by(m.Customer.id)
+            ).scalars()
+            return [
+                CustomerProfile(
+                    c.id,
+                    c.name_zh,
+                    c.name_en,
+                    c.preferred_language,
+                    c.risk_level,
+                    c.tier,
+                )
+                for c in rows
+            ]
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -421,15 +469,7 @@ class ProfileRepository:
             ).scalar_one_or_none()
             if payee is None:
                 raise TransferRejected("unknown_payee")
-            held = s.execute(
-                select(m.RiskAlert.id)
-                .where(
-                    m.RiskAlert.customer_id == customer_id,
-                    m.RiskAlert.status.in_(HOLD_STATUSES),
-                )
-                .limit(1)
-            ).first()
-            if held is not None:  # compliance has not reviewed an alert yet
+            if _transfers_held(s, customer_id):  # an alert is open or confirmed
                 raise TransferRejected("risk_hold")
             source, credit = _lock_accounts(s, customer_id, account_type, payee)
             if risk_rules is not None:
@@ -849,8 +889,14 @@ class ProfileRepository:
         topic: str | None,
         outcome: str | None,
         pending_task: str | None = None,
+        context: dict[str, Any] | None = None,
+        language: str | None = None,
     ) -> None:
-        """Upsert the interaction-history row of a conversation."""
+        """Upsert the interaction-history row of a conversation.
+
+        `context` holds the facts worth carrying to another channel (masked slot
+        values such as home status and loan term), stored as JSON.
+        """
 
         def work(s: Session) -> None:
             now = self._clock()
@@ -873,8 +919,94 @@ class ProfileRepository:
                 s.add(row)
             row.channel, row.topic, row.outcome = channel, topic, outcome
             row.pending_task, row.updated_at = pending_task, now
+            if context is not None:
+                row.context = json.dumps(context, ensure_ascii=False, sort_keys=True)
+            if language is not None:
+                row.language = language
 
         self._run(work)
+
+    def last_interaction_elsewhere(
+        self, customer_id: str, conversation_id: str, since: datetime
+    ) -> InteractionView | None:
+        """The customer's latest interaction in another conversation since `since`."""
+
+        def work(s: Session) -> InteractionView | None:
+            row = s.execute(
+                select(m.Interaction)
+                .where(
+                    m.Interaction.customer_id == customer_id,
+                    m.Interaction.conversation_id != conversation_id,
+                    m.Interaction.updated_at >= since,
+                )
+                .order_by(m.Interaction.updated_at.desc(), m.Interaction.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            try:
+                context = json.loads(row.context) if row.context else {}
+            except ValueError:
+                context = {}
+            return InteractionView(
+                row.id,
+                row.conversation_id,
+                row.channel,
+                row.topic,
+                row.outcome,
+                row.pending_task,
+                context if isinstance(context, dict) else {},
+                row.language,
+                _aware(row.updated_at),  # type: ignore[arg-type]
+            )
+
+        return self._run(work)  # type: ignore[return-value]
+
+    # --- satisfaction ------------------------------------------------------------
+    def record_rating(
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str | None,
+        channel: str,
+        score: int,
+        comment: str | None = None,
+    ) -> int:
+        """Store a 1-5 satisfaction rating; returns its id.
+
+        Raises:
+            ValueError: the score is not 1-5.
+        """
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise ValueError("score must be an integer from 1 to 5")
+
+        def work(s: Session) -> int:
+            row = m.SatisfactionRating(
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                channel=channel,
+                score=score,
+                comment=comment or None,
+                created_at=self._clock(),
+            )
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+        return self._run(work)  # type: ignore[return-value]
+
+    def ratings(self, conversation_id: str) -> list[tuple[int, str | None]]:
+        """Scores and comments given in one conversation, oldest first."""
+
+        def work(s: Session) -> list[tuple[int, str | None]]:
+            rows = s.execute(
+                select(m.SatisfactionRating.score, m.SatisfactionRating.comment)
+                .where(m.SatisfactionRating.conversation_id == conversation_id)
+                .order_by(m.SatisfactionRating.id)
+            ).all()
+            return [(int(score), comment) for score, comment in rows]
+
+        return self._run(work)  # type: ignore[return-value]
 
     # --- risk alerts -------------------------------------------------------------
     def record_risk_alerts(
@@ -934,19 +1066,7 @@ class ProfileRepository:
 
     def has_open_risk_alert(self, customer_id: str) -> bool:
         """Whether an alert holds this customer's transfers (open or confirmed)."""
-
-        def work(s: Session) -> bool:
-            found = s.execute(
-                select(m.RiskAlert.id)
-                .where(
-                    m.RiskAlert.customer_id == customer_id,
-                    m.RiskAlert.status.in_(HOLD_STATUSES),
-                )
-                .limit(1)
-            ).first()
-            return found is not None
-
-        return self._run(work)  # type: ignore[return-value]
+        return self._run(lambda s: _transfers_held(s, customer_id))  # type: ignore[return-value]
 
     def risk_alerts(
         self, status: str | None = None, limit: int = 200
@@ -1021,6 +1141,19 @@ def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
         _aware(t.accepted_at),
         _aware(t.released_at),
     )
+
+
+def _transfers_held(s: Session, customer_id: str) -> bool:
+    """Whether a risk alert of the customer holds their transfers."""
+    found = s.execute(
+        select(m.RiskAlert.id)
+        .where(
+            m.RiskAlert.customer_id == customer_id,
+            m.RiskAlert.status.in_(HOLD_STATUSES),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _transfer_context(

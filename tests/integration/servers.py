@@ -57,11 +57,15 @@ class Servers:
     tracker_db_url: str = ""
     actions_url: str = ""
     folder: Path | None = None
+    webchat_url: str = ""
 
 
 @contextmanager
 def running_servers(
-    folder: Path, with_desk: bool = False, extra_env: dict[str, str] | None = None
+    folder: Path,
+    with_desk: bool = False,
+    extra_env: dict[str, str] | None = None,
+    with_webchat: bool = False,
 ) -> Iterator[Servers]:
     """Action server, Rasa server (REST + socket.io, API on) and optionally the desk."""
     db_url = f"sqlite:///{folder / 'profile.db'}"
@@ -70,6 +74,7 @@ def running_servers(
     seed(engine, date.today())
     engine.dispose()
     rasa_port, actions_port, desk_port = free_port(), free_port(), free_port()
+    webchat_port = free_port()
     env = dict(
         os.environ,
         DATABASE_URL=db_url,
@@ -84,6 +89,8 @@ def running_servers(
         AGENT_DESK_PORT=str(desk_port),
         TRACKER_DB_URL=f"sqlite:///{folder / 'trackers.db'}",
         ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
+        WEBCHAT_PORT=str(webchat_port),
+        WEBCHAT_RASA_URL=f"http://127.0.0.1:{rasa_port}",
     )
     env.update(extra_env or {})
     commands = {
@@ -112,6 +119,8 @@ def running_servers(
     }
     if with_desk:
         commands["desk"] = [sys.executable, "-m", "desk"]
+    if with_webchat:
+        commands["webchat"] = [sys.executable, "-m", "webchat"]
     logs, processes = [], {}
     try:
         for name, command in commands.items():
@@ -129,6 +138,10 @@ def running_servers(
         )
         if with_desk:
             wait_until_ready(f"http://127.0.0.1:{desk_port}/", processes["desk"])
+        if with_webchat:
+            wait_until_ready(
+                f"http://127.0.0.1:{webchat_port}/api/config", processes["webchat"]
+            )
         repo = ProfileRepository(make_engine(db_url))
         yield Servers(
             f"http://127.0.0.1:{rasa_port}",
@@ -138,6 +151,7 @@ def running_servers(
             env["TRACKER_DB_URL"],
             f"http://127.0.0.1:{actions_port}",
             folder,
+            f"http://127.0.0.1:{webchat_port}",
         )
     finally:
         for process in processes.values():

@@ -41,13 +41,21 @@ class Customer:
         self.received: queue.Queue[str] = queue.Queue()
         self.sio = socketio.Client()
         confirmed: queue.Queue[str] = queue.Queue()
-        self.sio.on("bot_uttered", lambda data: self.received.put(data.get("text", "")))
+        self.markers: queue.Queue[dict] = queue.Queue()
+        self.sio.on("bot_uttered", self._on_bot)
         self.sio.on("session_confirm", confirmed.put)
         self.sio.connect(
             rasa_url, transports=["polling"], socketio_path="socket.io", wait_timeout=30
         )
         self.sio.emit("session_request", {"session_id": self.session_id})
         confirmed.get(timeout=30)  # the session's room is joined before anyone speaks
+
+    def _on_bot(self, data: dict) -> None:
+        # Texts, and separately the markers the desk adds ({"kind": "agent"}).
+        if data.get("text"):
+            self.received.put(data["text"])
+        elif data.get("kind"):
+            self.markers.put(data)
 
     def say(self, text: str) -> None:
         self.sio.emit(
@@ -126,6 +134,9 @@ def test_human_handoff_through_the_agent_desk(servers: Servers) -> None:
             )
             page.get_by_test_id("reply-send").click()
             customer.wait_for("人工客服小王")
+            # The web page learns that a person has joined from the desk's marker.
+            marker = customer.markers.get(timeout=10)
+            assert marker["kind"] == "agent" and marker["agent"]
             expect(transcript).to_contain_text("人工客服小王")
             page.screenshot(
                 path=str(

@@ -247,11 +247,13 @@ async def test_search_transactions_totals_match_the_database(
     )
     _, dispatcher = await run(ActionSearchTransactions(), tracker)
     summary = dispatcher.messages[0]
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    expected = repo.search_transactions(
-        "C002", date.today() - timedelta(days=89), date.today()
-    )
+    from actions.dialogue.common import today_local
+
+    # The action counts the bank's local days (Asia/Shanghai), not the machine's.
+    today = today_local()
+    expected = repo.search_transactions("C002", today - timedelta(days=89), today)
     assert summary["response"] == "utter_transactions_summary"
     assert summary["count"] == expected.count
     assert summary["spent"] == f"CNY {expected.spent:,.2f}"

@@ -169,6 +169,8 @@ async def test_reply_reaches_rasa_and_activates_the_ticket(desk) -> None:
         "event": "bot",
         "text": "您好，我是小王",
         "metadata": {"agent": "wang"},
+        # the web page's "an agent has joined" marker
+        "data": {"custom": {"data": {"kind": "agent", "agent": "wang"}}},
     }
     assert (
         repo.ticket(ticket).status == "active" and repo.ticket(ticket).agent == "wang"

@@ -163,6 +163,7 @@ async def test_erasure_removes_the_customer_and_nobody_else(
         "channel_identities": (1, 0, 0),
         "interactions": (1, 0, 0),
         "emotion_records": (2, 0, 0),
+        "satisfaction_ratings": (2, 0, 0),
         "handoff_tickets": (0, 1, 0),
         "payees": (3, 1, 1),
         "cards": (0, 2, 0),
@@ -177,6 +178,9 @@ async def test_erasure_removes_the_customer_and_nobody_else(
     assert "other customers" in tables["payees"]["reason"]
     assert tables["channel_identities"]["reason"] is None
     assert receipt.as_dict()["erased_at"] == "2026-11-25T08:30:00+00:00"
+    ratings = ProfileRepository(engine)
+    assert ratings.ratings(C002_WEB) == [] and ratings.ratings(C002_APP) == []
+    assert ratings.ratings(C001_APP) == [(5, None)]  # another customer's rating stays
     assert receipt.changed
     # No personal data in the receipt itself.
     text = receipt.as_text() + receipt.as_json()

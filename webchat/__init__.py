@@ -1,0 +1,1 @@
+"""The customers' web chat page (see webchat/app.py)."""
