@@ -75,6 +75,8 @@ desk: install seed ## the agent desk alone (AGENT_DESK_PORT, AGENT_DESK_TOKEN)
 	$(PY) -m desk
 
 webchat: install seed ## the customers' web chat page alone (WEBCHAT_PORT, default 8080)
+	@test -f webchat/node_modules/socket.io-client/dist/socket.io.min.js || \
+	  { echo "webchat: install Node.js 18+ and run make install (socket.io-client)"; exit 1; }
 	$(PY) -m webchat
 
 run-actions: install ## the action server alone (loopback, shared secret)

@@ -16,7 +16,7 @@ from actions.pii import mask_pii
 
 RESUME_WINDOW = timedelta(hours=2)  # "a moment ago": older topics are not offered
 # Outcomes after which there is nothing to continue.
-FINISHED = frozenset({"ended", "completed"})
+FINISHED = frozenset({"ended", "completed", "cancelled", "refused"})
 # Facts worth carrying over, per topic (values are short codes or masked text).
 CONTEXT_SLOTS: Mapping[str, tuple[str, ...]] = {
     "mortgage": ("home_status", "loan_term"),

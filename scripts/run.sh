@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs
+if [ ! -f webchat/node_modules/socket.io-client/dist/socket.io.min.js ]; then
+  echo "run: the web chat page needs its socket.io client: install Node.js 18+ and run make install" >&2
+  exit 1
+fi
 : "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}"
 # The Rasa HTTP API (/status, /conversations, ...) is on, but only with this token; the
 # agent desk uses it. Agents log in to the desk with AGENT_DESK_TOKEN.

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.errors import BotError
 from actions.identity import issue_token, verify_token
@@ -39,8 +41,10 @@ VENDOR_FILES = frozenset({"socket.io.min.js", "socket.io.min.js.map"})
 MAX_COMMENT_CHARS = 500
 MAX_CONVERSATION_ID = 255
 CHANNELS = ("socketio", "rest")
+RATINGS_PER_MINUTE = 10  # per client address
 SETTINGS = web.AppKey("settings", Settings)
 REPO = web.AppKey("repo", ProfileRepository)
+LIMITER = web.AppKey("limiter", object)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -182,6 +186,8 @@ async def rate(request: web.Request) -> web.Response:
         return _error(400, f"comment must be text of at most {MAX_COMMENT_CHARS} chars")
     if channel not in CHANNELS:
         return _error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    if not request.app[LIMITER].allow(request.remote or "unknown"):
+        return _error(429, "too many ratings from this address; try again later")
     customer_id = None
     header = request.headers.get("Authorization", "")
     if header:
@@ -190,6 +196,17 @@ async def rate(request: web.Request) -> web.Response:
         )
         if customer_id is None:
             return _error(401, "invalid or expired login token")
+    repo = request.app[REPO]
+    try:
+        owner = await asyncio.to_thread(repo.conversation_owner, conversation_id)
+        already = await asyncio.to_thread(repo.ratings, conversation_id)
+    except BotError:
+        return _error(503, "rating not saved, please try again")
+    if owner is not None and owner != customer_id:
+        # A logged-in customer's conversation is rated by that customer only.
+        return _error(403, "this conversation belongs to another customer")
+    if already:
+        return _error(409, "this conversation has already been rated")
     try:
         await asyncio.to_thread(
             request.app[REPO].record_rating,
@@ -199,9 +216,27 @@ async def rate(request: web.Request) -> web.Response:
             score=score,
             comment=mask_pii(comment.strip()) or None,
         )
-    except BotError:
+    except (BotError, SQLAlchemyError):
         return _error(503, "rating not saved, please try again")
     return web.json_response({"ok": True}, status=201)
+
+
+class RateLimiter:
+    """At most `per_minute` calls per key in any 60 seconds (one process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._calls: dict[str, list[float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count a call for `key`; False when it is over the limit."""
+        now = time.monotonic() if now is None else now
+        if len(self._calls) > 10_000:  # forget idle addresses
+            self._calls = {k: v for k, v in self._calls.items() if now - v[-1] < 60}
+        recent = [t for t in self._calls.get(key, []) if now - t < 60]
+        recent.append(now)
+        self._calls[key] = recent
+        return len(recent) <= self.per_minute
 
 
 def create_app(settings: Settings, repo: ProfileRepository) -> web.Application:
@@ -210,6 +245,7 @@ def create_app(settings: Settings, repo: ProfileRepository) -> web.Application:
         client_max_size=16 * 1024, middlewares=[security_headers(settings)]
     )
     app[SETTINGS], app[REPO] = settings, repo
+    app[LIMITER] = RateLimiter(RATINGS_PER_MINUTE)
     app.router.add_get("/", index)
     app.router.add_static("/static", STATIC)
     app.router.add_get("/vendor/{name}", socket_io_client)

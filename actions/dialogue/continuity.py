@@ -10,6 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import services
 from actions.continuity import (
@@ -46,7 +47,7 @@ async def resume_offer(
             conversation_id,
             now - RESUME_WINDOW,
         )
-    except BotError:
+    except (BotError, SQLAlchemyError):  # history is a courtesy: never fail a turn
         logger.warning("interaction history unavailable at session start")
         return None
     if last is None or not worth_offering(
@@ -54,6 +55,7 @@ async def resume_offer(
     ):
         return None
     return {
+        "customer_id": customer_id,  # only this customer may be offered it
         "interaction_id": last.id,
         "channel": last.channel,
         "topic": last.topic,
@@ -87,7 +89,42 @@ async def record_turn(tracker: Tracker, slots: dict[str, Any]) -> None:
             context=carried_context(topic, slots),
             language=slots.get("language"),
         )
-    except BotError:
+    except (BotError, SQLAlchemyError):  # never fail a turn over the history
+        logger.warning("interaction history could not be updated")
+
+
+def offer_for(tracker: Tracker) -> dict[str, Any] | None:
+    """The pending offer, if it was made to the customer of this very message."""
+    offer = tracker.get_slot("resume_offer")
+    if not isinstance(offer, dict) or not offer.get("topic"):
+        return None
+    customer_id = customer_of(tracker)
+    return offer if customer_id and offer.get("customer_id") == customer_id else None
+
+
+async def close_interaction(
+    tracker: Tracker, customer_id: str, topic: str | None, outcome: str
+) -> None:
+    """Mark this conversation's task finished: it is never offered again elsewhere.
+
+    Args:
+        tracker: the conversation.
+        customer_id: the verified customer.
+        topic: the topic that finished.
+        outcome: ``completed``, ``cancelled`` or ``refused``.
+    """
+    try:
+        await blocking(
+            services.profile_repository().record_interaction,
+            customer_id=customer_id,
+            conversation_id=tracker.sender_id,
+            channel=channel_of(tracker),
+            topic=topic,
+            outcome=outcome,
+            pending_task=None,
+            context={},
+        )
+    except (BotError, SQLAlchemyError):
         logger.warning("interaction history could not be updated")
 
 
@@ -104,10 +141,10 @@ class ActionResumePrevious(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventList:
-        offer = tracker.get_slot("resume_offer") or {}
-        topic = offer.get("topic") if isinstance(offer, dict) else None
+        offer = offer_for(tracker) or {}
+        topic = offer.get("topic")
         events: EventList = [
-            SlotSet("continuity_pending", False),
+            SlotSet("continuity_pending", None),
             SlotSet("resume_offer", None),
         ]
         if not topic:
@@ -134,4 +171,4 @@ class ActionDeclineResume(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventList:
         dispatcher.utter_message(response="utter_resume_declined")
-        return [SlotSet("continuity_pending", False), SlotSet("resume_offer", None)]
+        return [SlotSet("continuity_pending", None), SlotSet("resume_offer", None)]

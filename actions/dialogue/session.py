@@ -18,7 +18,7 @@ from actions.dialogue.common import (
     customer_of,
     language_of,
 )
-from actions.dialogue.continuity import resume_offer
+from actions.dialogue.continuity import offer_for, resume_offer
 from actions.errors import BotError
 
 logger = logging.getLogger(__name__)
@@ -104,8 +104,8 @@ class ActionGreet(Action):
                 )
             except BotError:
                 profile = None
-        offer = tracker.get_slot("resume_offer")
-        if profile and isinstance(offer, dict) and offer.get("topic"):
+        offer = offer_for(tracker)
+        if profile and offer:
             language = language_of(tracker)
             dispatcher.utter_message(
                 response="utter_resume_offer",

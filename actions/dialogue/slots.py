@@ -13,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import services
 from actions.dialogue.common import blocking, customer_of
@@ -30,6 +31,7 @@ GLOBAL_SLOTS = [
     "tone",
     "escalation",
     "needs_human",
+    "resume_offer",  # before continuity_pending: both read the offer's state
     "continuity_pending",
 ]
 
@@ -84,11 +86,28 @@ class ValidateSlotMappings(ValidationAction):
     async def extract_continuity_pending(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """An offer to continue stands for one answer: yes or no, else it lapses."""
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if tracker.get_slot("continuity_pending") and intent not in ("affirm", "deny"):
-            return {"continuity_pending": False}
+        """An offer to continue stands for one answer: yes or no, else it lapses.
+
+        Unset rather than False: a featurized False would stay in every later dialogue
+        state, which no story or rule contains.
+        """
+        if self._offer_lapses(tracker):
+            return {"continuity_pending": None}
         return {}
+
+    async def extract_resume_offer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A lapsed offer is forgotten, so a later "你好" does not make it again."""
+        return {"resume_offer": None} if self._offer_lapses(tracker) else {}
+
+    @staticmethod
+    def _offer_lapses(tracker: Tracker) -> bool:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return bool(tracker.get_slot("continuity_pending")) and intent not in (
+            "affirm",
+            "deny",
+        )
 
     async def extract_emotion(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -109,7 +128,7 @@ class ValidateSlotMappings(ValidationAction):
                 intent=(tracker.latest_message.get("intent") or {}).get("name"),
                 topic=tracker.get_slot("topic"),
             )
-        except BotError:
+        except (BotError, SQLAlchemyError):  # a record must never cost the turn
             logger.warning("emotion of a message could not be recorded")
         return {"emotion": emotion}
 

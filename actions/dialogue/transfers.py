@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -18,10 +17,10 @@ from actions.dialogue.common import (
     CustomerAction,
     EventList,
     blocking,
-    channel_of,
     customer_of,
     language_of,
 )
+from actions.dialogue.continuity import close_interaction
 from actions.dialogue.handoff import hand_over, raise_risk_alerts
 from actions.errors import BotError, TransferRejected
 from actions.money import format_money, parse_decimal
@@ -30,7 +29,6 @@ from actions.risk.alerts import RISK_ESCALATION, message_risk, risk_since_form_s
 from actions.risk.transfers import assess_transfer, default_limits
 from actions.settings import get_settings
 
-logger = logging.getLogger(__name__)
 RESET_TRANSFER = [
     SlotSet("amount", None),
     SlotSet("recipient", None),
@@ -266,6 +264,7 @@ class ActionTransfer(CustomerAction):
             or not payee_id
         ):
             dispatcher.utter_message(response="utter_transfer_cancelled")
+            await close_interaction(tracker, customer_id, "transfer", "cancelled")
             return RESET_TRANSFER
         try:
             result = await blocking(
@@ -280,6 +279,7 @@ class ActionTransfer(CustomerAction):
                 risk_rules=assess_transfer,
             )
         except TransferRejected as exc:
+            await close_interaction(tracker, customer_id, "transfer", "refused")
             if exc.reason == "risk_rules":  # amount / history rules: nothing moved
                 return await _stop_for_risk(
                     dispatcher,
@@ -296,19 +296,8 @@ class ActionTransfer(CustomerAction):
                 limit=format_money(get_settings().max_single_transfer, language),
             )
             return RESET_TRANSFER
-        try:  # done: another channel must not offer this transfer again
-            await blocking(
-                self.repo.record_interaction,
-                customer_id=customer_id,
-                conversation_id=tracker.sender_id,
-                channel=channel_of(tracker),
-                topic="transfer",
-                outcome="completed",
-                pending_task=None,
-                context={},
-            )
-        except BotError:
-            logger.warning("interaction history could not be updated")
+        # Done: another channel must not offer this transfer again.
+        await close_interaction(tracker, customer_id, "transfer", "completed")
         dispatcher.utter_message(
             response="utter_transfer_done",
             amount=format_money(result.amount, language),
@@ -330,6 +319,9 @@ async def _stop_for_risk(
     amount: Decimal | None = None,
 ) -> EventList:
     """No transfer: record the alerts, warn the customer, queue them for a person."""
+    customer_id = customer_of(tracker)
+    if customer_id:  # a stopped transfer is never offered on another channel
+        await close_interaction(tracker, customer_id, "transfer", "refused")
     await raise_risk_alerts(
         dispatcher,
         tracker,
@@ -355,4 +347,7 @@ class ActionCancelTransfer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventList:
         dispatcher.utter_message(response="utter_transfer_cancelled")
+        customer_id = customer_of(tracker)
+        if customer_id:
+            await close_interaction(tracker, customer_id, "transfer", "cancelled")
         return [*RESET_TRANSFER, SlotSet("requested_slot", None)]

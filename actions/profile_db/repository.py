@@ -995,6 +995,19 @@ class ProfileRepository:
 
         return self._run(work)  # type: ignore[return-value]
 
+    def conversation_owner(self, conversation_id: str) -> str | None:
+        """The customer who logged in to a conversation (interaction history)."""
+
+        def work(s: Session) -> str | None:
+            return s.execute(
+                select(m.Interaction.customer_id)
+                .where(m.Interaction.conversation_id == conversation_id)
+                .order_by(m.Interaction.id)
+                .limit(1)
+            ).scalar_one_or_none()
+
+        return self._run(work)  # type: ignore[return-value]
+
     def ratings(self, conversation_id: str) -> list[tuple[int, str | None]]:
         """Scores and comments given in one conversation, oldest first."""
 

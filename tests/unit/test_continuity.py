@@ -101,7 +101,7 @@ async def test_each_turn_updates_the_history_and_a_new_channel_is_offered_it(
     events, dispatcher = await run(ActionResumePrevious(), yes)
     assert SlotSet("home_status", "first") in events
     assert SlotSet("topic", "mortgage") in events
-    assert SlotSet("continuity_pending", False) in events
+    assert SlotSet("continuity_pending", None) in events
     assert dispatcher.messages[0]["response"] == "utter_resume_ok"
 
 
@@ -161,4 +161,62 @@ async def test_an_unanswered_offer_lapses() -> None:
     extracted = await ValidateSlotMappings().extract_continuity_pending(
         CollectingDispatcher(), tracker, {}
     )
-    assert extracted == {"continuity_pending": False}
+    assert extracted == {"continuity_pending": None}
+    forgotten = await ValidateSlotMappings().extract_resume_offer(
+        CollectingDispatcher(), tracker, {}
+    )
+    assert forgotten == {"resume_offer": None}
+
+
+async def test_the_offer_is_only_for_the_customer_it_was_made_for() -> None:
+    offer = {
+        "customer_id": "C001",
+        "channel": "rest",
+        "topic": "mortgage",
+        "context": {"home_status": "first"},
+    }
+    for token in (token_for("C002"), None):
+        hello = make_tracker(
+            text="hi", intent="greet", token=token, slots={"resume_offer": offer}
+        )
+        _, dispatcher = await run(ActionGreet(), hello)
+        assert [m["response"] for m in dispatcher.messages] != ["utter_resume_offer"]
+        yes = make_tracker(
+            text="yes",
+            intent="affirm",
+            token=token,
+            slots={"resume_offer": offer, "continuity_pending": True},
+        )
+        events, _ = await run(ActionResumePrevious(), yes)
+        assert not [e for e in events if e.get("name") == "home_status"]
+
+
+async def test_a_stopped_transfer_is_never_offered_again(
+    repo: ProfileRepository,
+) -> None:
+    from actions.dialogue.transfers import ActionCancelTransfer
+
+    inside = make_tracker(
+        text="给张伟转五千",
+        intent="transfer_money",
+        token=token_for("C003"),
+        sender_id="t-1",
+        active_loop="transfer_form",
+        slots={"topic": "transfer", "amount": "5000.00", "recipient": "张伟"},
+    )
+    await ValidateSlotMappings().get_validation_events(
+        CollectingDispatcher(), inside, {}
+    )
+    cancel = make_tracker(
+        text="算了",
+        intent="stop",
+        token=token_for("C003"),
+        sender_id="t-1",
+        active_loop="transfer_form",
+    )
+    await run(ActionCancelTransfer(), cancel)
+    app = make_tracker(
+        text="", sender_id="t-2", session_metadata={"auth_token": token_for("C003")}
+    )
+    events, _ = await run(ActionSessionStart(), app)
+    assert not [e for e in events if e.get("name") == "resume_offer"]

@@ -83,6 +83,40 @@ async def test_ratings_are_stored_with_the_customer_and_masked(webchat) -> None:
     assert anonymous.status == 201
     assert repo.ratings("web-1") == [(5, "很好，客服让我留手机[PHONE ***5678]")]
     assert repo.ratings("app-2") == [(2, None)]
+    again = await client.post(
+        "/api/ratings", json={"conversation_id": "web-1", "score": 1}, headers=headers
+    )
+    assert again.status == 409 and repo.ratings("web-1")[0][0] == 5
+
+
+async def test_only_the_owner_rates_a_logged_in_conversation(webchat) -> None:
+    client, repo = webchat
+    repo.record_interaction(
+        customer_id="C001",
+        conversation_id="c001-chat",
+        channel="socketio",
+        topic=None,
+        outcome="in_progress",
+    )
+    body = {"conversation_id": "c001-chat", "score": 1}
+    other = {"Authorization": f"Bearer {token_for('C002')}"}
+    assert (await client.post("/api/ratings", json=body, headers=other)).status == 403
+    assert (await client.post("/api/ratings", json=body)).status == 403
+    owner = {"Authorization": f"Bearer {token_for('C001')}"}
+    assert (await client.post("/api/ratings", json=body, headers=owner)).status == 201
+
+
+async def test_ratings_are_rate_limited_per_address(webchat) -> None:
+    client, _ = webchat
+    codes = [
+        (
+            await client.post(
+                "/api/ratings", json={"conversation_id": f"flood-{i}", "score": 3}
+            )
+        ).status
+        for i in range(12)
+    ]
+    assert codes[:10] == [201] * 10 and set(codes[10:]) == {429}
 
 
 @pytest.mark.parametrize(

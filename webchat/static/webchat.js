@@ -23,6 +23,7 @@
   const TRANSCRIPT_KEY = "finassist.chat.transcript"; // sessionStorage: this tab's messages
   const RATED_KEY = "finassist.chat.rated"; // sessionStorage: conversation already rated
   const ACK_TIMEOUT_MS = 20000; // no acknowledgement by then: the message failed
+  const CONNECT_WAIT_MS = 10000; // a message waits this long for a (re)connection
   const TYPING_GRACE_MS = 1000; // typing stays this long after an ack without reply
   const TYPING_AGAIN_MS = 350; // bot still working after a reply: typing comes back
   const BURST_MS = 800; // bot messages closer than this belong to one utterance
@@ -565,6 +566,9 @@
     state.ready = true;
     setConnection("connected");
     if (dom.composerError.textContent === t("notConnected")) showComposerError("");
+    const waiting = state.waiting || [];
+    state.waiting = [];
+    for (const entry of waiting) attempt(entry);
   }
 
   // A fresh conversation id: a new socket (leaves the old room) and session_request null.
@@ -664,6 +668,9 @@
         },
         expiresAt: Date.now() + Math.max(ttl - TOKEN_MARGIN_MS, ttl / 2),
       });
+      // A new identity gets a new conversation: nothing said before logging in (or by
+      // someone else on this screen) is carried into the customer's chat.
+      restartConversation();
       addNote("note.loggedIn", { name: customerName(state.auth.customer) });
       if (isNarrow()) dom.accountBox.open = false;
       dom.input.focus();
@@ -696,6 +703,9 @@
   function expireAuth() {
     if (!state.auth) return;
     setAuth(null);
+    // The logged-in conversation ends with the login: the next person at this screen
+    // starts afresh and cannot continue it.
+    restartConversation();
     showLoginError(t("account.expired"));
     addNote("note.expired");
   }
@@ -1231,7 +1241,19 @@
     clearTimeout(entry.timer);
     setDelivery(entry, "sending");
     if (!state.ready || !state.socket || !state.socket.connected || !state.sessionId) {
-      // socket.io would buffer it and send it later, perhaps twice with a retry.
+      if (state.socket) {
+        // (Re)connecting, e.g. right after logging in: hold the message until the new
+        // session is confirmed, then send it once; fail if that takes too long.
+        // (socket.io's own buffer could send it twice with a retry.)
+        state.waiting = (state.waiting || []).filter((e) => e !== entry);
+        state.waiting.push(entry);
+        entry.timer = setTimeout(() => {
+          state.waiting = (state.waiting || []).filter((e) => e !== entry);
+          failMessage(entry);
+          showComposerError(t("notConnected"));
+        }, CONNECT_WAIT_MS);
+        return;
+      }
       failMessage(entry);
       showComposerError(t("notConnected"));
       return;
