@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/finassist.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f -not -path '*/__pycache__/*' 2>/dev/null)
+# Files under data/ that no model is trained on (risk dev set, experiments) are left out.
+TRAINING_INPUTS := config.yml domain.yml $(filter-out data/experiments.yml data/risk/%,\
+  $(shell find data addons -type f -not -path '*/__pycache__/*' 2>/dev/null))
 
 # Local settings (copy .env.example to .env); the environment still wins over defaults.
 ifneq (,$(wildcard .env))
@@ -35,12 +37,24 @@ ACTION_SERVER_TOKEN := $(shell mkdir -p .secrets && chmod 700 .secrets && \
   cat .secrets/action_server_token)
 endif
 export ACTION_SERVER_TOKEN
+# Read by endpoints.production.yml only (FINASSIST_ENV=production): the shared stores
+# of several Rasa replicas. Hosts default to this machine; credentials have no default
+# (put them in .env or the deployment's secrets).
+export REDIS_HOST ?= 127.0.0.1
+export REDIS_PORT ?= 6379
+export REDIS_PASSWORD ?=
+export REDIS_DB ?= 1
+export RABBITMQ_HOST ?= 127.0.0.1
+export RABBITMQ_PORT ?= 5672
+export RABBITMQ_USER ?=
+export RABBITMQ_PASSWORD ?=
+export RABBITMQ_QUEUE ?= finassist_events
 CUSTOMER ?= C001
 # `rasa shell` runs its own Rasa server next to the one `make run` started.
 SHELL_PORT ?= 5006
 
 .PHONY: help install train model seed token erase run run-actions run-rasa shell test lint desk webchat \
-        validate pytest test-integration rasa-test risk-eval bench-fallback clean
+        validate pytest test-integration rasa-test risk-eval report bench bench-fallback clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -108,6 +122,12 @@ risk-eval: install ## precision/recall of the risk rules per language, with floo
 	$(PY) scripts/check_risk.py
 
 test: install lint validate model pytest risk-eval rasa-test ## everything CI runs
+
+report: install ## service metrics + A/B results -> reports/report.html (DEMO=N simulated chats, SINCE=YYYY-MM-DD)
+	$(PY) scripts/report.py $(if $(DEMO),--seed-demo $(DEMO)) $(if $(SINCE),--since $(SINCE))
+
+bench: install model ## load benchmark vs a bare rasa init bot (not part of make test)
+	$(PY) bench/load.py
 
 bench-fallback: install ## latency of a fallback turn against a local LLM server
 	$(PY) bench/fallback_latency.py

@@ -77,6 +77,7 @@ TABLE_ORDER = (
     "interactions",
     "emotion_records",
     "satisfaction_ratings",
+    "experiment_assignments",
     "handoff_tickets",
     "payees",
     "cards",
@@ -226,6 +227,12 @@ def erase_customer(
                 s,
                 m.EmotionRecord,
                 _of_customer(m.EmotionRecord, customer_id, conversations),
+            ),
+            # Which A/B variant the customer saw: deleted with them.
+            "experiment_assignments": _delete_rows(
+                s,
+                m.ExperimentAssignment,
+                _of_customer(m.ExperimentAssignment, customer_id, conversations),
             ),
             # Ratings carry free-text comments: deleted (the report keeps no names).
             "satisfaction_ratings": _delete_rows(

@@ -39,7 +39,10 @@ export ACTION_SERVER_TOKEN
 pids+=($!)
 wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server"
 
-.venv/bin/rasa run --model models/finassist.tar.gz --endpoints endpoints.yml \
+# Production (FINASSIST_ENV=production) shares conversations across replicas through
+# PostgreSQL, Redis and RabbitMQ (endpoints.production.yml); SANIC_WORKERS > 1 needs it.
+if [ "${FINASSIST_ENV:-dev}" = production ]; then : "${RASA_ENDPOINTS:=endpoints.production.yml}"; fi
+.venv/bin/rasa run --model models/finassist.tar.gz --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" \
   --credentials credentials.yml --port "$RASA_PORT" --cors "*" \
   --enable-api --auth-token "$RASA_API_TOKEN" >logs/rasa.log 2>&1 &
 pids+=($!)

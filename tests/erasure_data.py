@@ -129,6 +129,14 @@ async def populate(
     repo.record_rating(
         conversation_id=C001_APP, customer_id="C001", channel="rest", score=5
     )
+    # The A/B variant each saw: C002's goes with them, C001's stays.
+    for who, chat in (("C002", C002_WEB), ("C001", C001_APP)):
+        repo.record_experiment_assignment(
+            experiment="reply_tone",
+            variant="empathetic",
+            customer_id=who,
+            conversation_id=chat,
+        )
     # C001 pays C002: a payee of C001's that credits C002's account.
     repo.execute_transfer(
         customer_id="C001",

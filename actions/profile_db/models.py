@@ -352,3 +352,32 @@ class SatisfactionRating(Base):
     score = Column(Integer, nullable=False)
     comment = Column(Text, nullable=True)  # personal data masked
     created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class ExperimentAssignment(Base):
+    """The A/B variant a conversation got (actions/experiments.py); one per experiment.
+
+    `customer_id` is None for an anonymous conversation (assigned by conversation id).
+    """
+
+    __tablename__ = "experiment_assignments"
+
+    id = Column(Integer, primary_key=True)
+    experiment = Column(String(64), nullable=False)
+    variant = Column(String(64), nullable=False)
+    customer_id = Column(
+        String(16), ForeignKey("customers.id"), nullable=True, index=True
+    )
+    conversation_id = Column(String(255), nullable=False, index=True)
+    assigned_at = Column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "experiment", "conversation_id", name="uq_experiment_conversation"
+        ),
+        Index(
+            "ix_experiment_assignments_experiment_customer",
+            "experiment",
+            "customer_id",
+        ),
+    )

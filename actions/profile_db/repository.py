@@ -1129,6 +1129,66 @@ class ProfileRepository:
 
         return self._run(work)  # type: ignore[return-value]
 
+    # --- experiments -------------------------------------------------------------
+    def record_experiment_assignment(
+        self,
+        *,
+        experiment: str,
+        variant: str,
+        customer_id: str | None,
+        conversation_id: str,
+    ) -> str:
+        """Store a conversation's A/B variant once; returns the variant that holds.
+
+        A conversation keeps the first variant stored for it. Otherwise a customer's
+        earlier stored variant wins over `variant`, so a changed split never moves a
+        customer already in the experiment.
+        """
+        Assignment = m.ExperimentAssignment
+
+        def held(s: Session) -> str | None:
+            return s.execute(
+                select(Assignment.variant)
+                .where(
+                    Assignment.experiment == experiment,
+                    Assignment.conversation_id == conversation_id,
+                )
+                .limit(1)
+            ).scalar_one_or_none()
+
+        def work(s: Session) -> str:
+            stored = held(s)
+            if stored is not None:
+                return stored
+            chosen = variant
+            if customer_id:
+                earlier = s.execute(
+                    select(Assignment.variant)
+                    .where(
+                        Assignment.experiment == experiment,
+                        Assignment.customer_id == customer_id,
+                    )
+                    .order_by(Assignment.id)
+                    .limit(1)
+                ).scalar_one_or_none()
+                chosen = earlier or variant
+            s.add(
+                Assignment(
+                    experiment=experiment,
+                    variant=chosen,
+                    customer_id=customer_id,
+                    conversation_id=conversation_id,
+                    assigned_at=self._clock(),
+                )
+            )
+            s.flush()
+            return chosen
+
+        try:
+            return self._run(work)  # type: ignore[return-value]
+        except IntegrityError:  # another turn of this conversation stored it first
+            return self._run(held) or variant  # type: ignore[return-value]
+
 
 def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
     customer = s.get(m.Customer, t.customer_id) if t.customer_id else None

@@ -58,6 +58,7 @@ class Servers:
     actions_url: str = ""
     folder: Path | None = None
     webchat_url: str = ""
+    pids: dict[str, int] | None = None  # process ids by name (for memory figures)
 
 
 @contextmanager
@@ -152,6 +153,7 @@ def running_servers(
             f"http://127.0.0.1:{actions_port}",
             folder,
             f"http://127.0.0.1:{webchat_port}",
+            {name: p.pid for name, p in processes.items()},
         )
     finally:
         for process in processes.values():

@@ -164,6 +164,7 @@ async def test_erasure_removes_the_customer_and_nobody_else(
         "interactions": (1, 0, 0),
         "emotion_records": (2, 0, 0),
         "satisfaction_ratings": (2, 0, 0),
+        "experiment_assignments": (1, 0, 0),
         "handoff_tickets": (0, 1, 0),
         "payees": (3, 1, 1),
         "cards": (0, 2, 0),

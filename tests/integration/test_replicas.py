@@ -1,0 +1,299 @@
+"""Two Rasa replicas with the production configuration, and one of them killed.
+
+Both replicas run `endpoints.production.yml`: the masking tracker store on PostgreSQL,
+the Redis lock store and the masking RabbitMQ event broker, with one action server.
+One conversation's messages alternate between the replicas and stay one consistent
+conversation (slots carried across replicas, every turn stored once). Then one replica
+is killed with SIGKILL in the middle of a run of messages: no stored event is lost and
+the other replica carries the conversation on. The events that reached RabbitMQ are
+masked too.
+
+Needs the local PostgreSQL, Redis and RabbitMQ (as in CI) and a trained model; skipped
+with a reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine
+from scripts.seed_profiles import migrate, seed
+from tests.conftest import SECRET, token_for
+from tests.integration.servers import (
+    ACTION_SERVER_TOKEN,
+    MODEL,
+    RASA_API_TOKEN,
+    ROOT,
+    free_port,
+    wait_until_ready,
+)
+
+PG_URL = os.environ.get(
+    "FINASSIST_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+CARD = "6222021234567890128"
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def services_up() -> bool:
+    pg = make_url(PG_URL)
+    return (
+        reachable(pg.host or "127.0.0.1", pg.port or 5432)
+        and reachable("127.0.0.1", 6379)
+        and reachable("127.0.0.1", 5672)
+    )
+
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train`"),
+    pytest.mark.skipif(
+        not services_up(), reason="needs local PostgreSQL, Redis and RabbitMQ"
+    ),
+]
+
+
+class Cluster:
+    """One action server and two Rasa replicas sharing the production stores."""
+
+    def __init__(self, folder: Path, stack: ExitStack) -> None:
+        name = f"finassist_replicas_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        stack.callback(self._drop, admin, name)
+        self.tracker_url = str(make_url(PG_URL).set(database=name))
+        self.queue = f"finassist_test_{uuid.uuid4().hex[:8]}"
+        db_url = f"sqlite:///{folder / 'profile.db'}"
+        migrate(db_url)
+        engine = make_engine(db_url)
+        seed(engine, date.today())
+        engine.dispose()
+        self.repo = ProfileRepository(make_engine(db_url))
+        actions_port = free_port()
+        self.env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            FINASSIST_JWT_SECRET=SECRET,
+            FINASSIST_ENV="test",
+            RASA_TELEMETRY_ENABLED="false",
+            PYTHONPATH=str(ROOT),
+            ACTION_SERVER_URL=f"http://127.0.0.1:{actions_port}/webhook",
+            ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
+            TRACKER_DB_URL=self.tracker_url,
+            REDIS_HOST="127.0.0.1",
+            REDIS_PORT="6379",
+            REDIS_PASSWORD="",
+            REDIS_DB="3",
+            RABBITMQ_HOST="127.0.0.1",
+            RABBITMQ_PORT="5672",
+            RABBITMQ_USER="guest",
+            RABBITMQ_PASSWORD="guest",
+            RABBITMQ_QUEUE=self.queue,
+            SANIC_WORKERS="2",  # allowed: the lock store is not in memory
+        )
+        self.folder, self.stack = folder, stack
+        actions = self._start(
+            "actions",
+            [sys.executable, "-m", "actions.server", "--port", str(actions_port)],
+        )
+        wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions)
+        self.replicas: dict[str, tuple[str, subprocess.Popen]] = {}
+        for name_ in ("a", "b"):
+            port = free_port()
+            process = self._start(
+                f"rasa-{name_}",
+                [
+                    str(Path(sys.executable).parent / "rasa"),
+                    "run",
+                    "--model",
+                    str(MODEL),
+                    "--endpoints",
+                    "endpoints.production.yml",
+                    "--credentials",
+                    "credentials.yml",
+                    "--port",
+                    str(port),
+                    "--enable-api",
+                    "--auth-token",
+                    RASA_API_TOKEN,
+                ],
+            )
+            url = f"http://127.0.0.1:{port}"
+            self.replicas[name_] = (url, process)
+        for url, process in self.replicas.values():
+            wait_until_ready(f"{url}/status?token={RASA_API_TOKEN}", process)
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.folder / f"{name}.log", "w")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+        def stop() -> None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            log.close()
+
+        self.stack.callback(stop)
+        return process
+
+    @staticmethod
+    def _drop(admin, name: str) -> None:  # type: ignore[no-untyped-def]
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    def say(self, replica: str, sender: str, message: str) -> str:
+        url, _ = self.replicas[replica]
+        reply = httpx.post(
+            f"{url}/webhooks/rest/webhook",
+            json={
+                "sender": sender,
+                "message": message,
+                "metadata": {"auth_token": token_for("C001")},
+            },
+            timeout=60,
+        )
+        reply.raise_for_status()
+        return "\n".join(m.get("text", "") for m in reply.json())
+
+    def stored(self, sender: str) -> list[dict]:
+        engine = create_engine(self.tracker_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
+                {"s": sender},
+            ).all()
+        engine.dispose()
+        return [json.loads(r[0]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with ExitStack() as stack:
+        yield Cluster(tmp_path_factory.mktemp("replicas"), stack)
+
+
+def user_texts(events: list[dict]) -> list[str]:
+    return [e["text"] for e in events if e.get("event") == "user"]
+
+
+def test_one_conversation_alternating_between_replicas_stays_consistent(
+    cluster: Cluster,
+) -> None:
+    sender = "replica-alternating"
+    turns = [
+        ("a", "房贷利率多少"),
+        ("b", "我是首套房"),  # replica b knows the topic replica a set
+        ("a", "那二套房呢"),  # and a knows the home status b set
+        ("b", "贷30年呢"),
+        ("a", f"我卡号{CARD}，查一下余额"),
+    ]
+    replies = [cluster.say(replica, sender, message) for replica, message in turns]
+    assert "首套房还是二套房" in replies[0]
+    assert "首套房商业贷款年利率" in replies[1]
+    assert "二套房商业贷款年利率" in replies[2]
+    assert "30 年" in replies[3] and "%" in replies[3]
+    assert "28,650.32" in replies[4]
+    events = cluster.stored(sender)
+    assert len(user_texts(events)) == len(turns)  # every turn stored exactly once
+    stored = json.dumps(events, ensure_ascii=False)
+    assert CARD not in stored and "[CARD ****0128]" in stored
+    tracker = httpx.get(
+        f"{cluster.replicas['b'][0]}/conversations/{sender}/tracker",
+        params={"token": RASA_API_TOKEN},
+        timeout=10,
+    ).json()
+    assert tracker["slots"]["home_status"] == "second"
+    assert tracker["slots"]["loan_term"] == "30"
+
+
+def test_killing_a_replica_mid_run_loses_no_stored_event(cluster: Cluster) -> None:
+    sender = "replica-kill"
+    messages = [f"查一下余额 {i}" for i in range(12)]
+    url_a, process_a = cluster.replicas["a"]
+
+    def send(i: int) -> tuple[int, bool]:
+        replica = "a" if i % 2 == 0 else "b"
+        try:
+            cluster.say(replica, sender, messages[i])
+            return i, True
+        except httpx.HTTPError:
+            return i, False  # the killed replica drops its in-flight request
+
+    answered: dict[int, bool] = {}
+    for i in range(6):  # the first half, in order
+        answered.update([send(i)])
+    os.kill(process_a.pid, signal.SIGKILL)  # in the middle of the run
+    process_a.wait(timeout=10)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answered.update(pool.map(send, range(6, 12)))
+
+    stored = user_texts(cluster.stored(sender))
+    # Nothing that was answered is missing, nothing is stored twice, order is kept.
+    assert all(messages[i] in stored for i, ok in answered.items() if ok)
+    assert len(stored) == len(set(stored))
+    assert stored == sorted(stored, key=lambda t: int(t.split()[-1]))
+    assert all(answered[i] for i in range(6))
+    assert all(answered[i] for i in range(7, 12, 2))  # replica b carried on
+    # Replica b answers and the conversation is whole after the kill.
+    assert "28,650.32" in cluster.say("b", sender, "查一下余额")
+    assert len(user_texts(cluster.stored(sender))) == len(stored) + 1
+
+
+async def test_the_event_stream_is_masked(cluster: Cluster) -> None:
+    import aio_pika  # what Rasa's PikaEventBroker itself uses
+
+    connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
+    bodies = []
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(cluster.queue)
+        while True:
+            message = await queue.get(no_ack=True, fail=False, timeout=5)
+            if message is None:
+                break
+            bodies.append(message.body.decode("utf-8"))
+        await queue.delete(if_unused=False, if_empty=False)
+    finally:
+        await connection.close()
+    streamed = "\n".join(bodies)
+    assert "replica-alternating" in streamed  # the conversation's events arrived
+    assert CARD not in streamed and "[CARD ****0128]" in streamed
+    assert "auth_token" not in streamed or "[REDACTED]" in streamed
