@@ -81,7 +81,7 @@ erase: install ## erase a customer's personal data, keep the ledger: make erase 
 	@test "$(origin CUSTOMER)" = "command line" || { echo "erase: name the customer on the command line: make erase CUSTOMER=<id>"; exit 2; }
 	@$(PY) scripts/erase_customer.py $(if $(YES),--yes) "$(CUSTOMER)"
 
-run: install model seed ## everything: install, train if stale, seed, start both servers
+run: install model seed ## everything: install, train if stale, seed, start the servers, desk and web chat
 	@bash scripts/run.sh
 
 desk: install seed ## the agent desk alone (AGENT_DESK_PORT, AGENT_DESK_TOKEN)
