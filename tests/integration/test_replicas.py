@@ -150,17 +150,27 @@ class Cluster:
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "w")
+        # Its own process group: with SANIC_WORKERS the server forks workers, and a
+        # replica is only down when all of them are.
         process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
         def stop() -> None:
-            if process.poll() is None:
-                process.terminate()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    process.kill()
+                    continue
             log.close()
 
         self.stack.callback(stop)
@@ -260,8 +270,10 @@ def test_killing_a_replica_mid_run_loses_no_stored_event(cluster: Cluster) -> No
     answered: dict[int, bool] = {}
     for i in range(6):  # the first half, in order
         answered.update([send(i)])
-    os.kill(process_a.pid, signal.SIGKILL)  # in the middle of the run
+    os.killpg(process_a.pid, signal.SIGKILL)  # the replica and its workers, mid-run
     process_a.wait(timeout=10)
+    with pytest.raises(httpx.HTTPError):  # replica a is really gone
+        httpx.get(f"{url_a}/", timeout=5)
     with ThreadPoolExecutor(max_workers=1) as pool:
         answered.update(pool.map(send, range(6, 12)))
 
