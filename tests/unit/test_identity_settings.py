@@ -177,3 +177,14 @@ def test_the_compliance_token_is_nobody_elses() -> None:
     token = "compliance-secret-9f3a"
     settings = Settings.from_env({"AGENT_DESK_TOKEN": "a", "COMPLIANCE_TOKEN": token})
     assert settings.compliance_token == token and token not in repr(settings)
+
+
+def test_socketio_redis_url_is_optional_and_checked() -> None:
+    from actions.settings import socketio_redis_url
+
+    assert socketio_redis_url({}) is None
+    assert socketio_redis_url({"SOCKETIO_REDIS_URL": " "}) is None
+    url = "redis://:secret@redis:6379/2"
+    assert socketio_redis_url({"SOCKETIO_REDIS_URL": url}) == url
+    with pytest.raises(SettingsError, match="redis://"):
+        socketio_redis_url({"SOCKETIO_REDIS_URL": "http://redis:6379"})

@@ -1248,3 +1248,42 @@ def test_a_conversation_id_belongs_to_the_last_verified_customer(
     with session_scope(engine) as s:
         rows = s.execute(select(m.ChannelIdentity.customer_id)).scalars().all()
     assert rows == ["C002"]
+
+
+def test_sqlite_units_of_work_take_turns_without_lock_errors(
+    repo: ProfileRepository,
+) -> None:
+    """Concurrent writers of one process queue on the engine's lock (no busy retries),
+    on a write-ahead-logged database, and every write lands."""
+    with repo.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for _ in range(10):
+                repo.record_emotion(
+                    conversation_id=f"conc-{n}",
+                    customer_id="C001",
+                    emotion="calm",
+                    score=0.1,
+                    urgent=False,
+                    intent="greet",
+                    topic=None,
+                )
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(repo.engine) as s:
+        written = s.scalar(
+            select(func.count())
+            .select_from(m.EmotionRecord)
+            .where(m.EmotionRecord.conversation_id.like("conc-%"))
+        )
+    assert written == 80
