@@ -8,6 +8,7 @@ Configured in `endpoints.yml` with one URL, `TRACKER_DB_URL` (SQLite or PostgreS
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,3 +77,24 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     ) -> Iterator[Any]:
         for event in super()._additional_events(session, tracker):
             yield _MaskedEvent(event)
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Publish the events not stored yet to the event broker, masked.
+
+        Rasa finds them by reading the whole stored conversation back and rebuilding
+        its tracker on every save; they are the events after the stored ones, so one
+        COUNT query finds them (the same count `save` uses). With a broker this halves
+        the tracker reads per turn (`make bench`).
+        """
+        if self.event_broker is None:
+            return
+        with self.session_scope() as session:
+            stored = self._event_query(
+                session, tracker.sender_id, fetch_events_from_all_sessions=False
+            ).count()
+        new_events = list(itertools.islice(tracker.events, stored, None))
+        await self._stream_new_events(
+            self.event_broker,
+            [_MaskedEvent(e) for e in new_events],  # type: ignore[misc]
+            tracker.sender_id,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
 from actions.profile_db import models as m
@@ -65,3 +65,43 @@ def payee_id(engine: Engine, customer_id: str, name: str) -> int:
 def count_rows(engine: Engine, model: type) -> int:
     with session_scope(engine) as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def drop_database(admin: Engine, name: str) -> None:
+    """Drop a PostgreSQL database made for a test or a benchmark, connections first.
+
+    `admin` is an AUTOCOMMIT engine on another database of the same server.
+    """
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n"
+            ),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+async def _delete_queue(name: str, url: str) -> None:
+    import aio_pika  # what Rasa's PikaEventBroker itself uses
+
+    connection = await aio_pika.connect_robust(url)
+    try:
+        channel = await connection.channel()
+        await channel.queue_delete(name)
+    finally:
+        await connection.close()
+
+
+def delete_rabbitmq_queue(
+    name: str, url: str = "amqp://guest:guest@127.0.0.1:5672/"
+) -> None:
+    """Delete a RabbitMQ queue a test or a benchmark made.
+
+    Rasa's pika broker binds its queue to one fanout exchange (`rasa-exchange`): a
+    queue left behind would receive every later run's events, for ever.
+    """
+    import asyncio
+
+    asyncio.run(_delete_queue(name, url))

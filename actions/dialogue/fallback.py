@@ -106,29 +106,6 @@ class ActionKnowledgeAnswer(Action):
         needed = MISSES_BEFORE_OFFER.get(variant, MISSES_BEFORE_OFFER["late"])
         return "utter_offer_human" if misses >= needed else "utter_default"
 
-
-NOT_UNDERSTOOD = frozenset({"utter_default", "utter_offer_human"})
-
-
-def misunderstood_turns(events: list[dict]) -> int:
-    """How many of the customer's previous turns in a row the bot did not understand.
-
-    A turn counts when its last reply was "please rephrase" or the offer of a person;
-    the current turn (the latest user message) is not counted.
-    """
-    turns: list[str | None] = []  # last reply template of each earlier user turn
-    for event in events:
-        if event.get("event") == "user":
-            turns.append(None)
-        elif event.get("event") == "bot" and turns:
-            turns[-1] = (event.get("metadata") or {}).get("utter_action")
-    count = 0
-    for reply in reversed(turns[:-1]):
-        if reply not in NOT_UNDERSTOOD:
-            break
-        count += 1
-    return count
-
     @staticmethod
     async def _model_answer(
         client: ChatClient,
@@ -151,6 +128,29 @@ def misunderstood_turns(events: list[dict]) -> int:
             logger.warning("LLM answer refused by guardrail: %s", refused)
             return None
         return answer
+
+
+NOT_UNDERSTOOD = frozenset({"utter_default", "utter_offer_human"})
+
+
+def misunderstood_turns(events: list[dict]) -> int:
+    """How many of the customer's previous turns in a row the bot did not understand.
+
+    A turn counts when its last reply was "please rephrase" or the offer of a person;
+    the current turn (the latest user message) is not counted.
+    """
+    turns: list[str | None] = []  # last reply template of each earlier user turn
+    for event in events:
+        if event.get("event") == "user":
+            turns.append(None)
+        elif event.get("event") == "bot" and turns:
+            turns[-1] = (event.get("metadata") or {}).get("utter_action")
+    count = 0
+    for reply in reversed(turns[:-1]):
+        if reply not in NOT_UNDERSTOOD:
+            break
+        count += 1
+    return count
 
 
 class ActionFaqAnswer(ActionKnowledgeAnswer):

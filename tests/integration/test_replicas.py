@@ -37,6 +37,7 @@ from actions.profile_db.repository import ProfileRepository
 from actions.profile_db.session import make_engine
 from scripts.seed_profiles import migrate, seed
 from tests.conftest import SECRET, token_for
+from tests.db import delete_rabbitmq_queue, drop_database
 from tests.integration.servers import (
     ACTION_SERVER_TOKEN,
     MODEL,
@@ -89,6 +90,7 @@ class Cluster:
         stack.callback(self._drop, admin, name)
         self.tracker_url = str(make_url(PG_URL).set(database=name))
         self.queue = f"finassist_test_{uuid.uuid4().hex[:8]}"
+        stack.callback(delete_rabbitmq_queue, self.queue)
         db_url = f"sqlite:///{folder / 'profile.db'}"
         migrate(db_url)
         engine = make_engine(db_url)
@@ -180,15 +182,7 @@ class Cluster:
 
     @staticmethod
     def _drop(admin, name: str) -> None:  # type: ignore[no-untyped-def]
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        drop_database(admin, name)
         admin.dispose()
 
     def say(self, replica: str, sender: str, message: str) -> str:
@@ -372,7 +366,6 @@ async def test_the_event_stream_is_masked(cluster: Cluster) -> None:
             if message is None:
                 break
             bodies.append(message.body.decode("utf-8"))
-        await queue.delete(if_unused=False, if_empty=False)
     finally:
         await connection.close()
     streamed = "\n".join(bodies)

@@ -102,3 +102,41 @@ async def test_postgres_store_masks() -> None:
             )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+class RecordingBroker:
+    """An event broker that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+async def test_broker_gets_each_new_event_once_masked_without_a_tracker_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = RecordingBroker()
+    store = MaskingSQLTrackerStore(
+        host=f"sqlite:///{tmp_path / 'trackers.db'}",
+        event_broker=broker,  # type: ignore[arg-type]
+    )
+
+    async def no_read(sender_id: str) -> None:
+        raise AssertionError("save read the stored tracker back")
+
+    monkeypatch.setattr(store, "retrieve", no_read)
+    live = tracker("conv-broker")
+    await store.save(live)
+    assert len(broker.published) == len(live.events)
+    live.update(UserUttered(f"再查一次 {CARD}"))
+    live.update(BotUttered("好的"))
+    await store.save(live)
+    assert len(broker.published) == len(live.events)  # only the two new ones added
+    assert [e["event"] for e in broker.published[-2:]] == ["user", "bot"]
+    assert all(e["sender_id"] == "conv-broker" for e in broker.published)
+    streamed = json.dumps(broker.published, ensure_ascii=False)
+    for secret in (CARD, PHONE, ID, TOKEN):
+        assert secret not in streamed
+    store.engine.dispose()
