@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from actions.pii import mask_pii
 
 SECRET_KEYS = frozenset({"auth_token", "token", "password"})
+# Set on a tracker this store read or wrote: how many of its events are stored.
+_STORED = "_finassist_stored_events"
 
 
 def mask_value(value: Any) -> Any:
@@ -72,26 +74,65 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             **kwargs,
         )
 
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's retrieve, remembering how many of the tracker's events are stored.
+
+        The latest session's tracker holds exactly the stored rows, so its `save` knows
+        which events are new without counting them in the database again.
+        """
+        tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        if tracker is not None and not fetch_events_from_all_sessions:
+            setattr(tracker, _STORED, len(tracker.events))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store (and publish) the new events; afterwards all of them are stored."""
+        await super().save(tracker)
+        setattr(tracker, _STORED, len(tracker.events))
+
+    @staticmethod
+    def _known_stored(tracker: DialogueStateTracker) -> int | None:
+        """How many of the tracker's events are stored, if this process knows.
+
+        It knows when it read or wrote the tracker: Rasa's lock store (Redis across
+        replicas) keeps anyone else from writing to the conversation meanwhile, and an
+        erasure in between is not undone by storing the erased events again. Otherwise
+        one COUNT query finds out, as in Rasa, which counted twice per save, once to
+        store and once to publish (`make bench`).
+        """
+        known = getattr(tracker, _STORED, None)
+        return known if known is not None and known <= len(tracker.events) else None
+
+    def _stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
+        known = self._known_stored(tracker)
+        if known is not None:
+            return known
+        return self._event_query(
+            session, tracker.sender_id, fetch_events_from_all_sessions=False
+        ).count()
+
     def _additional_events(
         self, session: Any, tracker: DialogueStateTracker
     ) -> Iterator[Any]:
-        for event in super()._additional_events(session, tracker):
+        stored = self._stored_count(session, tracker)
+        for event in itertools.islice(tracker.events, stored, None):
             yield _MaskedEvent(event)
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publish the events not stored yet to the event broker, masked.
 
         Rasa finds them by reading the whole stored conversation back and rebuilding
-        its tracker on every save; they are the events after the stored ones, so one
-        COUNT query finds them (the same count `save` uses). With a broker this halves
-        the tracker reads per turn (`make bench`).
+        its tracker on every save; they are the events after the stored ones.
         """
         if self.event_broker is None:
             return
-        with self.session_scope() as session:
-            stored = self._event_query(
-                session, tracker.sender_id, fetch_events_from_all_sessions=False
-            ).count()
+        stored = self._known_stored(tracker)
+        if stored is None:
+            with self.session_scope() as session:
+                stored = self._stored_count(session, tracker)
+            setattr(tracker, _STORED, stored)  # `save` stores from here: no recount
         new_events = list(itertools.islice(tracker.events, stored, None))
         await self._stream_new_events(
             self.event_broker,

@@ -9,6 +9,7 @@ for the money that moved. Skipped when no trained model exists (`make train`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -16,6 +17,11 @@ import pytest
 
 from tests.conftest import token_for
 from tests.integration.servers import MODEL, Servers, running_servers
+
+THIS_MONTH = date.today().replace(day=1).isoformat()
+LAST_MONTH = (
+    (date.today().replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -72,8 +78,8 @@ def test_chinese_conversation_of_22_turns(servers: LiveServers) -> None:
         ("等一下，信用卡额度还有多少", "可用额度"),
         ("不对，是三千", "向 张伟 转账 3,000.00 元"),
         ("确认", "转账成功"),
-        ("上个月在星巴克花了多少钱", "至"),
-        ("那这个月呢", "至"),
+        ("上个月在星巴克花了多少钱", f"{LAST_MONTH} 至"),
+        ("那这个月呢", f"{THIS_MONTH} 至"),
         ("餐饮一共花了多少", "餐饮"),
         ("有什么理财产品适合我", "风险等级 R3"),
         ("你是机器人吗", "智能助手"),
@@ -117,8 +123,10 @@ def test_english_conversation_of_21_turns(servers: LiveServers) -> None:
         ("it's my first home", "First-home mortgage rates"),
         ("what about a second home?", "Second-home mortgage rates"),
         ("and over 20 years?", "over 20 years"),
-        ("how much did I spend at Starbucks last month", " to "),
-        ("and this month?", " to "),
+        # The period, whether or not there was any spending in it (early in a month
+        # this month may have none).
+        ("how much did I spend at Starbucks last month", LAST_MONTH),
+        ("and this month?", THIS_MONTH),
         ("any investment ideas for me?", "risk level R4"),
         ("how do I reset my online banking password", "password"),
         ("are you a real person?", "bot"),

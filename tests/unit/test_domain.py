@@ -33,6 +33,8 @@ CONTRACT = {
     "out_of_scope",
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Entries are names, or {name: {send_domain: true}}.
+ACTIONS = [a if isinstance(a, str) else next(iter(a)) for a in DOMAIN["actions"]]
 
 
 def test_intent_contract_is_in_the_domain() -> None:
@@ -42,7 +44,30 @@ def test_intent_contract_is_in_the_domain() -> None:
 def test_every_domain_action_is_registered_and_vice_versa() -> None:
     executor = ActionExecutor()
     executor.register_package("actions")
-    assert set(executor.actions) == set(DOMAIN["actions"])
+    assert set(executor.actions) == set(ACTIONS)
+
+
+@pytest.mark.parametrize("endpoints", ["endpoints.yml", "endpoints.production.yml"])
+def test_the_domain_goes_only_to_the_form_validation(
+    endpoints: str,
+) -> None:
+    """80 kB of domain with every action call is waste: only the form's check needs it."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    config = yaml.safe_load((ROOT / endpoints).read_text(encoding="utf-8"))
+    endpoint = EndpointConfig.from_dict(config["action_endpoint"])
+    domain = Domain.load(ROOT / "domain.yml")
+    tracker = DialogueStateTracker("s", domain.slots)
+    sent = {
+        name: "domain"
+        in RemoteAction(name, endpoint)._action_call_format(tracker, domain)
+        for name in ACTIONS
+    }
+    assert sent.pop("validate_transfer_form") is True
+    assert not any(sent.values())
 
 
 @pytest.mark.parametrize("name", sorted(DOMAIN["responses"]))

@@ -140,3 +140,71 @@ async def test_broker_gets_each_new_event_once_masked_without_a_tracker_read(
     for secret in (CARD, PHONE, ID, TOKEN):
         assert secret not in streamed
     store.engine.dispose()
+
+
+def statements(store: MaskingSQLTrackerStore) -> list[str]:
+    """The SQL the store sends from now on."""
+    sent: list[str] = []
+    sa.event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: sent.append(statement.lower()),
+    )
+    return sent
+
+
+def stored_texts(store: MaskingSQLTrackerStore, sender: str) -> list[str]:
+    with store.engine.connect() as conn:
+        return [
+            json.loads(r[0]).get("text") or json.loads(r[0])["event"]
+            for r in conn.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
+                {"s": sender},
+            )
+        ]
+
+
+async def test_save_of_a_read_tracker_stores_new_events_without_counting(
+    tmp_path: Path,
+) -> None:
+    broker = RecordingBroker()
+    store = MaskingSQLTrackerStore(
+        host=f"sqlite:///{tmp_path / 'trackers.db'}",
+        event_broker=broker,  # type: ignore[arg-type]
+    )
+    await store.save(tracker("conv-known"))
+    turn = await store.retrieve("conv-known")  # as Rasa does at the start of a turn
+    assert turn is not None
+    sent = statements(store)
+    turn.update(UserUttered("再查一次"))
+    turn.update(BotUttered("好的"))
+    await store.save(turn)
+    assert not [s for s in sent if "count(" in s]
+    assert stored_texts(store, "conv-known")[-2:] == ["再查一次", "好的"]
+    assert len(stored_texts(store, "conv-known")) == len(turn.events)
+    assert [e["event"] for e in broker.published[-2:]] == ["user", "bot"]
+    assert len(broker.published) == len(turn.events)
+
+    # A tracker this process did not read is counted once, as Rasa does it.
+    other = tracker("conv-known")
+    for event in list(turn.events)[len(other.events) :]:
+        other.update(event)
+    other.update(UserUttered("第三次"))
+    await store.save(other)
+    assert len([s for s in sent if "count(" in s]) == 1
+    assert stored_texts(store, "conv-known")[-1] == "第三次"
+    assert len(stored_texts(store, "conv-known")) == len(other.events)
+    store.engine.dispose()
+
+
+async def test_events_erased_during_a_turn_are_not_stored_again(tmp_path: Path) -> None:
+    store = MaskingSQLTrackerStore(host=f"sqlite:///{tmp_path / 'trackers.db'}")
+    await store.save(tracker("conv-erased"))
+    turn = await store.retrieve("conv-erased")
+    assert turn is not None
+    with store.engine.begin() as conn:  # the desk erases the customer meanwhile
+        conn.execute(sa.text("DELETE FROM events WHERE sender_id = 'conv-erased'"))
+    turn.update(BotUttered("好的"))
+    await store.save(turn)
+    assert stored_texts(store, "conv-erased") == ["好的"]
+    store.engine.dispose()
