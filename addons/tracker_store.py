@@ -23,6 +23,8 @@ from actions.pii import mask_pii
 SECRET_KEYS = frozenset({"auth_token", "token", "password"})
 # Set on a tracker this store read or wrote: how many of its events are stored.
 _STORED = "_finassist_stored_events"
+# Set during a save: the masked copies of the new events, for the broker and the table.
+_MASKED = "_finassist_masked_events"
 
 
 def mask_value(value: Any) -> Any:
@@ -89,8 +91,27 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store (and publish) the new events; afterwards all of them are stored."""
-        await super().save(tracker)
+        try:
+            await super().save(tracker)
+        finally:
+            if hasattr(tracker, _MASKED):
+                delattr(tracker, _MASKED)
         setattr(tracker, _STORED, len(tracker.events))
+
+    @staticmethod
+    def _masked_new_events(
+        tracker: DialogueStateTracker, stored: int
+    ) -> list[_MaskedEvent]:
+        """Masked copies of the events after the first `stored` ones.
+
+        Made once per save, for both the broker and the table.
+        """
+        made = getattr(tracker, _MASKED, None)
+        if made is None or made[:2] != (stored, len(tracker.events)):
+            events = itertools.islice(tracker.events, stored, None)
+            made = (stored, len(tracker.events), [_MaskedEvent(e) for e in events])
+            setattr(tracker, _MASKED, made)
+        return made[2]
 
     @staticmethod
     def _known_stored(tracker: DialogueStateTracker) -> int | None:
@@ -116,9 +137,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def _additional_events(
         self, session: Any, tracker: DialogueStateTracker
     ) -> Iterator[Any]:
-        stored = self._stored_count(session, tracker)
-        for event in itertools.islice(tracker.events, stored, None):
-            yield _MaskedEvent(event)
+        yield from self._masked_new_events(
+            tracker, self._stored_count(session, tracker)
+        )
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publish the events not stored yet to the event broker, masked.
@@ -133,9 +154,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             with self.session_scope() as session:
                 stored = self._stored_count(session, tracker)
             setattr(tracker, _STORED, stored)  # `save` stores from here: no recount
-        new_events = list(itertools.islice(tracker.events, stored, None))
         await self._stream_new_events(
             self.event_broker,
-            [_MaskedEvent(e) for e in new_events],  # type: ignore[misc]
+            self._masked_new_events(tracker, stored),  # type: ignore[arg-type]
             tracker.sender_id,
         )

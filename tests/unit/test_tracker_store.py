@@ -6,12 +6,14 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from addons import tracker_store
 from addons.tracker_store import MaskingSQLTrackerStore, mask_value
 
 CARD, PHONE, ID = "6222021234567890128", "13812345678", "11010519491231002X"
@@ -165,7 +167,7 @@ def stored_texts(store: MaskingSQLTrackerStore, sender: str) -> list[str]:
 
 
 async def test_save_of_a_read_tracker_stores_new_events_without_counting(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = RecordingBroker()
     store = MaskingSQLTrackerStore(
@@ -176,10 +178,19 @@ async def test_save_of_a_read_tracker_stores_new_events_without_counting(
     turn = await store.retrieve("conv-known")  # as Rasa does at the start of a turn
     assert turn is not None
     sent = statements(store)
+    masked: list[str] = []
+    make_masked = tracker_store._MaskedEvent.__init__
+
+    def count_masking(self: object, event: Any) -> None:
+        masked.append(event.type_name)
+        make_masked(self, event)
+
+    monkeypatch.setattr(tracker_store._MaskedEvent, "__init__", count_masking)
     turn.update(UserUttered("再查一次"))
     turn.update(BotUttered("好的"))
     await store.save(turn)
     assert not [s for s in sent if "count(" in s]
+    assert masked == ["user", "bot"]  # once each, for the broker and the table
     assert stored_texts(store, "conv-known")[-2:] == ["再查一次", "好的"]
     assert len(stored_texts(store, "conv-known")) == len(turn.events)
     assert [e["event"] for e in broker.published[-2:]] == ["user", "bot"]
