@@ -9,6 +9,7 @@ Configured in `endpoints.yml` with one URL, `TRACKER_DB_URL` (SQLite or PostgreS
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,13 +80,26 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
-        """Rasa's retrieve, remembering how many of the tracker's events are stored.
+        """Rasa's retrieve, reading only the events' JSON, and remembering their count.
+
+        Rasa's query loads every row as an ORM object (id, sender, type, timestamp,
+        names, data) only to read `data`: a third of the read's time (`make bench`).
+        The same query (latest session, in id order) now selects that column alone.
 
         The latest session's tracker holds exactly the stored rows, so its `save` knows
         which events are new without counting them in the database again.
         """
-        tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        if tracker is not None and not fetch_events_from_all_sessions:
+        with self.session_scope() as session:
+            rows = (
+                self._event_query(session, sender_id, fetch_events_from_all_sessions)
+                .with_entities(self.SQLEvent.data)
+                .all()
+            )
+        events = [json.loads(data) for (data,) in rows]
+        if not self.domain or not events:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        if not fetch_events_from_all_sessions:
             setattr(tracker, _STORED, len(tracker.events))
         return tracker
 

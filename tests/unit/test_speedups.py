@@ -67,3 +67,58 @@ def test_events_deserialise_through_the_cache() -> None:
     ]
     restored = [Event.from_parameters(e) for e in events]
     assert [type(e) for e in restored] == [SlotSet, ActionExecuted]
+
+
+def _tracker_and_domain() -> tuple:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_yaml(
+        """
+version: "3.1"
+intents: [greet, check_balance]
+slots:
+  topic:
+    type: categorical
+    values: [balance]
+    mappings: [{type: from_intent, intent: check_balance, value: balance}]
+responses:
+  utter_greet: [{text: hi}]
+"""
+    )
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("hi", {"name": "greet", "confidence": 1.0}),
+        ActionExecuted("utter_greet"),
+        ActionExecuted("action_listen"),
+        UserUttered("balance", {"name": "check_balance", "confidence": 1.0}),
+        SlotSet("topic", "balance"),
+    ]
+    return DialogueStateTracker.from_events("c", events, slots=domain.slots), domain
+
+
+@pytest.mark.parametrize("omit_unset", [False, True])
+@pytest.mark.parametrize("ignore_rule_only", [False, True])
+def test_past_states_are_rasas_own(omit_unset: bool, ignore_rule_only: bool) -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    assert DialogueStateTracker.past_states is speedups._past_states
+    tracker, domain = _tracker_and_domain()
+    args = (domain, omit_unset, ignore_rule_only, {"slots": [], "active_loops": []})
+    expected = speedups._PAST_STATES(tracker, *args)
+    assert tracker.past_states(*args) == expected
+    assert tracker.past_states(*args) == expected  # from memory
+
+
+def test_past_states_copies_can_be_edited_and_follow_new_events() -> None:
+    tracker, domain = _tracker_and_domain()
+    first = tracker.past_states(domain)
+    first[-1]["user"].pop("intent")  # as Rasa's featurizer does to the last state
+    first.append({})
+    again = tracker.past_states(domain)
+    assert again == speedups._PAST_STATES(tracker, domain)
+    assert again[-1]["user"]["intent"] == "check_balance"
+    tracker.update(ActionExecuted("utter_greet"))
+    grown = tracker.past_states(domain)
+    assert grown == speedups._PAST_STATES(tracker, domain)
+    assert len(grown) == len(again) + 1
