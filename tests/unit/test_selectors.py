@@ -16,6 +16,7 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.selectors import FaqResponseSelector
 
@@ -55,7 +56,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple:
         domain_path=str(folder / "domain.yml"),
         training_data_paths=[str(folder / "nlu.yml")],
     )
-    data = importer.get_nlu_data()
+    # The answers come from the domain, as in `rasa train`.
+    data = importer.get_nlu_data().merge(
+        TrainingData(responses=importer.get_domain().responses)
+    )
     (folder / "storage").mkdir()
     storage = LocalModelStorage(folder / "storage")
     context = ExecutionContext(GraphSchema({}), "test")
@@ -96,6 +100,12 @@ def test_an_faq_question_gets_rasas_own_selection(pipeline: tuple) -> None:
     assert ours.get("response_selector") == rasas.get("response_selector")
     key = ours.get("response_selector")["faq"]["response"]["intent_response_key"]
     assert key in {"faq/opening_hours", "faq/lost_password"}
+    answers = {
+        "faq/opening_hours": "9 to 5",
+        "faq/lost_password": "Reset it in the app",
+    }
+    texts = ours.get("response_selector")["faq"]["response"]["responses"]
+    assert texts == [{"text": answers[key]}]
 
 
 def test_other_intents_are_left_without_a_selection(pipeline: tuple) -> None:
