@@ -8,6 +8,7 @@ a yes carries those facts into the new conversation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,9 @@ CONTEXT_SLOTS: Mapping[str, tuple[str, ...]] = {
     "lost_card": ("card_type",),
     "balance": ("account_type",),
     "wealth": (),
-    "transfer": ("amount", "recipient"),
+    # The transfer's reference goes with it: a transfer confirmed in two conversations
+    # is one transfer, paid once (actions/dialogue/transfers.py).
+    "transfer": ("amount", "recipient", "transfer_ref"),
     "service": (),
 }
 # What runs when the customer says yes, per topic.
@@ -55,13 +58,26 @@ TOPIC_NAMES = {
 HOME_STATUS_NAMES = {"first": ("首套", "first-home"), "second": ("二套", "second-home")}
 
 
+TRANSFER_REF = re.compile(r"^tr-[0-9a-f]{32}$")
+
+
 def carried_context(topic: str | None, slots: Mapping[str, Any]) -> dict[str, str]:
-    """The facts of `topic` that are set, as masked strings."""
-    return {
-        name: mask_pii(str(slots[name]))
-        for name in CONTEXT_SLOTS.get(topic or "", ())
-        if slots.get(name) not in (None, "", [])
-    }
+    """The facts of `topic` that are set, as masked strings.
+
+    A transfer reference is random, never personal data, and must survive unchanged
+    (masking could take a run of its hex digits for an account number).
+    """
+    carried = {}
+    for name in CONTEXT_SLOTS.get(topic or "", ()):
+        value = slots.get(name)
+        if value in (None, "", []):
+            continue
+        if name == "transfer_ref":
+            if TRANSFER_REF.match(str(value)):
+                carried[name] = str(value)
+            continue
+        carried[name] = mask_pii(str(value))
+    return carried
 
 
 def pending_task(active_loop: str | None) -> str | None:

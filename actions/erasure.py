@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import column as sql_column
 from sqlalchemy import delete, distinct, func, inspect, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection, Engine, Inspector, make_url
 from sqlalchemy.orm import Session
 
+from actions.ownership import ConversationOwners, LoginRevocations
 from actions.profile_db import models as m
 from actions.profile_db.repository import OPEN_STATUSES, ProfileRepository, utc_now
 from actions.profile_db.session import make_engine, session_scope
@@ -33,6 +34,8 @@ ERASED_PAYEE_NAME = "已删除 erased"
 ERASED_ACCOUNT_NUMBER = "ERASED"
 ERASED_LAST4 = "****"
 EMPTY_SUMMARY = "{}"
+ERASED_TRANSFER_DESCRIPTION = "transfer to 已删除 erased"
+ERASURE_EVENT = "finassist_customer_erased"
 CLOSED_STATUS = "closed"  # an open handoff of an erased customer leaves the queue
 TRACKER_EVENTS_TABLE = "events"  # Rasa's SQLTrackerStore: one row per event
 CONVERSATION_COLUMNS = ("conversation_id", "external_id")
@@ -89,6 +92,14 @@ TABLE_ORDER = (
 )
 
 
+class EventStream(Protocol):
+    """Where the event broker's consumers hear of an erasure."""
+
+    where: str
+
+    def publish(self, message: dict[str, Any]) -> None: ...
+
+
 class UnknownCustomer(LookupError):
     """No customer with this id exists."""
 
@@ -119,6 +130,8 @@ class ErasureReceipt:
     conversations_deleted: int
     tracker_events_deleted: int
     tables: dict[str, TableOutcome] = field(default_factory=dict)
+    # Every store the customer's data reached, and what happened there.
+    stores: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -138,6 +151,7 @@ class ErasureReceipt:
             "conversations_deleted": self.conversations_deleted,
             "tracker_events_deleted": self.tracker_events_deleted,
             "tables": {name: asdict(t) for name, t in self.tables.items()},
+            "stores": dict(self.stores),
         }
 
     def as_json(self) -> str:
@@ -165,6 +179,10 @@ class ErasureReceipt:
             lines.append("")
             lines.append("  why rows were kept:")
             lines += [f"  - {name}: {reason}" for name, reason in kept]
+        if self.stores:
+            lines.append("")
+            lines.append("  every store the data reached:")
+            lines += [f"  - {name}: {what}" for name, what in self.stores.items()]
         return "\n".join(lines)
 
 
@@ -174,21 +192,27 @@ def erase_customer(
     tracker_db_url: str,
     *,
     clock: Callable[[], datetime] = utc_now,
+    event_stream: EventStream | None = None,
 ) -> ErasureReceipt:
     """Delete or anonymise a customer's personal data; keep what the law requires.
 
-    The profile database changes in one transaction. The customer's conversations
-    (every conversation id a profile table links to the customer, plus conversations
-    whose tracker set the ``customer_id`` slot to them) are deleted from the tracker
-    store just before that transaction commits: if the tracker store fails, the
-    profile is left untouched and the run can simply be repeated. Running it again
-    finds nothing more to remove.
+    First every login token the customer holds is revoked, so that no message can
+    bring personal data back while (or after) it runs. The profile database then
+    changes in one transaction. The customer's conversations (the ones they own, see
+    `actions.ownership`, plus those a profile table or a ``customer_id`` slot links to
+    them, unless another customer owns them) are deleted from the tracker store with
+    their ownership just before that transaction commits: if the tracker store fails,
+    the profile is left untouched and the run can simply be repeated. Last, consumers
+    of the event stream are told to delete what they hold (`event_stream`). Running it
+    again finds nothing more to remove.
 
     Args:
         customer_id: the id of the customer to erase.
         profile: the profile repository, or an engine on the profile database.
         tracker_db_url: the Rasa tracker store's URL (``TRACKER_DB_URL``).
         clock: the time written on the receipt.
+        event_stream: where the erasure notice for the event stream's consumers is
+            published (None: no event broker is configured).
 
     Returns:
         The receipt: per table rows deleted, anonymised and retained (with why), and
@@ -200,6 +224,8 @@ def erase_customer(
     """
     engine = profile.engine if isinstance(profile, ProfileRepository) else profile
     now = clock()
+    _check_customer(engine, customer_id)
+    revoked_at = revoke_logins(tracker_db_url, customer_id, now)
     with session_scope(engine) as s:
         customer = s.execute(
             select(m.Customer).where(m.Customer.id == customer_id).with_for_update()
@@ -246,7 +272,7 @@ def erase_customer(
             "customers": _anonymise_customer(customer),
             "accounts": _retained(s, m.Account.__table__, customer_id),
             "transfers": _retained(s, m.Transfer.__table__, customer_id),
-            "transactions": _retained(s, m.Transaction.__table__, customer_id),
+            "transactions": _anonymise_descriptions(s, customer_id),
         }
         for name in sorted(tables - set(outcomes)):
             columns = {c["name"] for c in inspector.get_columns(name)}
@@ -258,15 +284,29 @@ def erase_customer(
                 outcomes[name] = outcome
         s.flush()
         # Last step before the commit: a tracker-store failure rolls the profile back.
-        conversations_deleted, events_deleted = delete_conversations(
+        conversations_deleted, events_deleted, erased_ids = delete_conversations(
             tracker_db_url, customer_id, conversations
         )
+    stores = {
+        "profile database": "deleted, anonymised and retained per table (above)",
+        "conversation store": (
+            f"{conversations_deleted} conversations and {events_deleted} events "
+            "deleted, with their ownership"
+        ),
+        "login tokens": f"every token issued until {revoked_at.isoformat()} revoked",
+        "event stream": _notify_stream(event_stream, customer_id, erased_ids, now),
+        "logs": (
+            "card, ID, phone, e-mail and account numbers were never written; other "
+            "words of the conversations leave with log rotation"
+        ),
+    }
     receipt = ErasureReceipt(
         customer_id,
         now,
         conversations_deleted,
         events_deleted,
         dict(sorted(outcomes.items(), key=lambda kv: _table_rank(kv[0]))),
+        stores,
     )
     # Ids and counts only: never names, numbers or conversation ids (may be tokens).
     logger.info(
@@ -281,50 +321,148 @@ def erase_customer(
 
 def delete_conversations(
     tracker_db_url: str, customer_id: str, conversation_ids: Collection[str]
-) -> tuple[int, int]:
+) -> tuple[int, int, list[str]]:
     """Delete conversations of a customer from the Rasa SQL tracker store.
 
     Args:
         tracker_db_url: the tracker store's URL (SQLite or PostgreSQL).
-        customer_id: conversations whose ``customer_id`` slot was set to this id
-            are deleted too, even if no profile table knows them.
-        conversation_ids: the conversation (sender) ids to delete.
+        customer_id: the customer's own conversations (`actions.ownership`) and
+            those whose ``customer_id`` slot was set to this id are deleted too.
+        conversation_ids: conversation (sender) ids the profile links to them. One
+            that another customer owns is never deleted: it is theirs.
 
     Returns:
-        How many conversations had events, and how many events were deleted.
+        How many conversations had events, how many events were deleted, and the
+        ids of the conversations deleted.
     """
     url = make_url(tracker_db_url)
     if url.get_backend_name() == "sqlite" and not (
         url.database and Path(url.database).is_file()
     ):
-        return 0, 0  # no tracker file yet: nothing stored, and none is created
+        return 0, 0, []  # no tracker file yet: nothing stored, and none is created
     engine = make_engine(tracker_db_url)
     try:
+        owners = ConversationOwners(engine)
+        owned = set(owners.conversations_of(customer_id))
         with engine.begin() as conn:
-            if not inspect(conn).has_table(TRACKER_EVENTS_TABLE):
-                return 0, 0
+            has_events = inspect(conn).has_table(TRACKER_EVENTS_TABLE)
             events = sql_table(
                 TRACKER_EVENTS_TABLE,
                 sql_column("sender_id"),
                 sql_column("type_name"),
                 sql_column("data"),
             )
-            senders = set(conversation_ids) | _slot_conversations(
-                conn, events, customer_id
-            )
-            conversations = deleted = 0
-            for chunk in _chunks(sorted(senders)):
-                conversations += conn.execute(
-                    select(func.count(distinct(events.c.sender_id))).where(
-                        events.c.sender_id.in_(chunk)
+            linked = set(conversation_ids)
+            if has_events:
+                linked |= _slot_conversations(conn, events, customer_id)
+        others = {
+            cid: owner
+            for cid, owner in owners.owners_of(sorted(linked - owned)).items()
+            if owner != customer_id
+        }
+        senders = sorted(owned | (linked - set(others)))
+        conversations = deleted = 0
+        erased: list[str] = []
+        with engine.begin() as conn:
+            if has_events:
+                for chunk in _chunks(senders):
+                    present = list(
+                        conn.execute(
+                            select(distinct(events.c.sender_id)).where(
+                                events.c.sender_id.in_(chunk)
+                            )
+                        ).scalars()
                     )
-                ).scalar_one()
-                deleted += conn.execute(
-                    delete(events).where(events.c.sender_id.in_(chunk))
-                ).rowcount
-            return conversations, deleted
+                    conversations += len(present)
+                    erased += present
+                    deleted += conn.execute(
+                        delete(events).where(events.c.sender_id.in_(chunk))
+                    ).rowcount
+        owners.forget_customer(customer_id)
+        return conversations, deleted, sorted(erased)
     finally:
         engine.dispose()
+
+
+def revoke_logins(tracker_db_url: str, customer_id: str, now: datetime) -> datetime:
+    """Void every login token of the customer issued until `now` (in all replicas)."""
+    engine = make_engine(tracker_db_url)
+    try:
+        LoginRevocations(engine).revoke(customer_id, int(now.timestamp()))
+    finally:
+        engine.dispose()
+    return now
+
+
+def _check_customer(engine: Engine, customer_id: str) -> None:
+    with session_scope(engine) as s:
+        customer = s.get(m.Customer, customer_id)
+        if customer is None:
+            raise UnknownCustomer(customer_id)
+        if _count(
+            s,
+            m.Account,
+            m.Account.customer_id == customer_id,
+            m.Account.account_type == "clearing",
+        ):
+            raise ErasureRefused("the bank's clearing books cannot be erased")
+
+
+def _notify_stream(
+    stream: EventStream | None,
+    customer_id: str,
+    conversations: list[str],
+    now: datetime,
+) -> str:
+    if stream is None:
+        return "no event broker configured: nothing was streamed"
+    try:
+        stream.publish(
+            {
+                "event": ERASURE_EVENT,
+                "customer_id": customer_id,
+                "conversations": conversations,
+                "timestamp": now.timestamp(),
+            }
+        )
+    except Exception as exc:  # the erasure itself is done; say what is left to do
+        logger.error("erasure notice not published: %s", type(exc).__name__)
+        return (
+            f"erasure notice NOT published ({type(exc).__name__}): run the erasure "
+            "again once the broker answers"
+        )
+    return (
+        f"events were streamed masked; erasure notice published to {stream.where} "
+        "for every consumer to delete the customer's conversations"
+    )
+
+
+def _anonymise_descriptions(s: Session, customer_id: str) -> TableOutcome:
+    """Retained ledger lines keep amounts and dates, not the payees' names."""
+    own = (
+        select(m.Transfer.id)
+        .where(m.Transfer.customer_id == customer_id)
+        .scalar_subquery()
+    )
+    lines = s.execute(
+        select(m.Transaction).where(
+            m.Transaction.customer_id == customer_id,
+            m.Transaction.transfer_id.in_(own),
+            m.Transaction.description != ERASED_TRANSFER_DESCRIPTION,
+        )
+    ).scalars()
+    anonymised = 0
+    for line in lines:
+        line.description = ERASED_TRANSFER_DESCRIPTION
+        anonymised += 1
+    total = _count(s, m.Transaction, m.Transaction.customer_id == customer_id)
+    if not total:
+        return TableOutcome()
+    return TableOutcome(
+        anonymised=anonymised,
+        retained=total - anonymised,
+        reason=LEDGER_REASON + "; transfer descriptions no longer name the payee",
+    )
 
 
 def _slot_conversations(conn: Connection, events: Any, customer_id: str) -> set[str]:

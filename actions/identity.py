@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ ALGORITHM = "HS256"
 ISSUER = "finassist-demo-idp"
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 SHELL_CHANNEL = "cmdline"
+MAX_TOKEN_CHARS = 4096
 
 
 def issue_token(
@@ -39,9 +41,19 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(token: Any, secret: str) -> str | None:
-    """Return the customer id of a valid, unexpired token, else None."""
-    if not isinstance(token, str) or not _JWT_SHAPE.match(token):
+@dataclass(frozen=True)
+class Login:
+    """A verified login token: whose it is and when it was issued."""
+
+    customer_id: str
+    issued_at: int  # seconds since the epoch (0 when the token does not say)
+
+
+def verify_login(token: Any, secret: str) -> Login | None:
+    """The customer and issue time of a valid, unexpired token, else None."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    if not _JWT_SHAPE.match(token):
         return None
     try:
         claims = jwt.decode(
@@ -54,7 +66,16 @@ def verify_token(token: Any, secret: str) -> str | None:
     except jwt.PyJWTError:
         return None
     subject = claims.get("sub")
-    return subject if isinstance(subject, str) and subject else None
+    if not isinstance(subject, str) or not subject or len(subject) > 64:
+        return None
+    issued = claims.get("iat")
+    return Login(subject, int(issued) if isinstance(issued, int | float) else 0)
+
+
+def verify_token(token: Any, secret: str) -> str | None:
+    """Return the customer id of a valid, unexpired token, else None."""
+    login = verify_login(token, secret)
+    return login.customer_id if login else None
 
 
 def _latest_user_event(events: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -1,216 +1,476 @@
 """Customer channels with the doors locked: REST (the app) and socket.io (the web page).
 
-Rasa's own channels with guards in front of the dialogue:
+Rasa's own channel classes and URLs (``/webhooks/rest/webhook``, ``/socket.io``) with
+FinAssist's admission in front of the dialogue (`ChannelGuard`, rules in
+`actions.channel_guard`):
 
-- a message that starts with ``/`` would skip NLU (``/transfer_money{"amount": ...}``
-  sets intents and entities directly); on a customer channel the slashes are removed,
-  so the text goes through NLU and the risk rules like any other;
-- empty and oversized messages (`FINASSIST_MAX_MESSAGE_CHARS`) are refused;
-- each sender may send `FINASSIST_RATE_LIMIT_PER_MIN` messages a minute;
-- a malformed REST request gets a JSON error saying what is wrong (HTTP 400/413/429),
-  never a stack trace.
+- no text a customer sends acts as an intent command;
+- sender ids, texts and metadata are checked and bounded before any work, metadata is
+  reduced to the login token, and request bodies are capped for the whole server;
+- limits per sender, per client address (behind trusted proxies only) and per
+  socket, shared by every replica through Redis in production;
+- a conversation belongs to the first verified customer in it: another identity, or
+  none, is refused with a reply in its language and sees nothing of it; a login token
+  revoked at erasure counts for nothing;
+- socket.io conversation ids are issued by the server, bound to the socket holding
+  them, and pages from other origins are refused in production;
+- every message gets an answer: when a dependency fails (the action server, the lock
+  store, the conversation store) or the turn produced nothing while no agent holds
+  the conversation, the customer is told so in their language.
 
-The channel names stay ``rest`` and ``socketio``, so the URLs do not change. Limits are
-per process; behind several replicas, the load balancer should also limit per client.
 With `SOCKETIO_REDIS_URL` set, socket.io clients are shared across Sanic workers and
-replicas through Redis (`share_clients`), so an agent's reply sent through any replica
-reaches the web customer.
+replicas through Redis (`share_clients`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
-import time
-from collections import defaultdict, deque
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
-from sanic import Blueprint, response
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from socketio import AsyncRedisManager, AsyncServer
 
-from actions.settings import message_limits, socketio_redis_url
+from actions import channel_guard as rules
+from actions.client_address import client_address, parse_networks
+from actions.errors import ServiceUnavailable
+from actions.identity import verify_login
+from actions.ownership import (
+    OK,
+    ConversationOwners,
+    LoginRevocations,
+)
+from actions.profile_db.session import make_engine
+from actions.rate_limit import Limiter, MemoryLimiter, RedisLimiter
+from actions.session_ids import SessionIds
+from actions.settings import ChannelSettings, channel_settings, socketio_redis_url
+from addons import resilience
 
+logger = logging.getLogger(__name__)
 OnMessage = Callable[[UserMessage], Awaitable[Any]]
-MAX_SENDER_CHARS = 128
-SWEEP_EVERY = 10_000  # tracked senders between sweeps of idle ones
-IP_FACTOR = 10  # one address may carry several customers (an office, a NAT)
-NOTICES = {
-    "empty": ("请输入您的问题。", "Please type your question."),
-    "too_long": (
-        "消息太长了，请分几条发送，每条不超过 {limit} 个字。",
-        "That message is too long; please send it in parts of at most {limit} "
-        "characters.",
-    ),
-    "rate_limited": (
-        "您发送得太快了，请稍等片刻再发。",
-        "You're sending messages very fast; please wait a moment.",
-    ),
+# A socket may ask for its conversation id a few times (reconnections), not in a loop.
+SESSION_REQUESTS_PER_MINUTE = 10
+STATUS = {
+    "empty": 400,
+    "too_long": 413,
+    "rate_limited": 429,
+    "login_required": 401,
+    "foreign_identity": 403,
+    "unavailable": 503,
 }
 
 
-def neutralise_commands(text: str) -> str:
-    """Strip leading slashes so a customer's text can never act as an intent command."""
-    return text.lstrip().lstrip("/").lstrip() if text.lstrip().startswith("/") else text
+@dataclass(frozen=True)
+class Admission:
+    """The guard's answer about one message: refused (`problem`) or the clean parts."""
+
+    problem: str | None = None
+    text: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    customer_id: str | None = None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of a refusal (200 when admitted)."""
+        return STATUS.get(self.problem or "", 200)
 
 
-class MessageGuard:
-    """Length and per-sender rate limits shared by both channels (thread-safe)."""
+class ChannelGuard:
+    """Admission of customer messages, shared by the REST and socket.io channels."""
 
-    def __init__(self, max_chars: int, per_minute: int) -> None:
-        self.max_chars, self.per_minute = max_chars, per_minute
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-        self._next_sweep = SWEEP_EVERY
+    def __init__(
+        self,
+        settings: ChannelSettings | None = None,
+        limiter: Limiter | None = None,
+        owners: ConversationOwners | None = None,
+        revocations: LoginRevocations | None = None,
+    ) -> None:
+        self.settings = settings or channel_settings()
+        self.proxies = parse_networks(self.settings.trusted_proxies)
+        if limiter is None:
+            url = self.settings.rate_limit_redis_url
+            limiter = RedisLimiter(url) if url else MemoryLimiter()
+        self.limiter = limiter
+        if owners is None or revocations is None:
+            engine = make_engine(self.settings.tracker_db_url)
+            owners = owners or ConversationOwners(engine)
+            revocations = revocations or LoginRevocations(engine)
+        self.owners, self.revocations = owners, revocations
 
-    def problem(self, sender: str, text: str, now: float | None = None) -> str | None:
-        """Why a message is refused: ``empty``, ``too_long``, ``rate_limited``, or None.
+    @property
+    def max_chars(self) -> int:
+        """The longest message accepted."""
+        return self.settings.max_chars
 
-        A refused message still counts towards the sender's rate.
-        """
-        if not self.allow(sender, self.per_minute, now):
-            return "rate_limited"
-        if not text.strip():
-            return "empty"
-        if len(text) > self.max_chars:
-            return "too_long"
-        return None
-
-    def allow(self, key: str, per_minute: int, now: float | None = None) -> bool:
-        """Count one message for `key`; False once it is over `per_minute`.
-
-        Senders idle for a minute are forgotten in a sweep every SWEEP_EVERY new keys,
-        so memory stays bounded.
-        """
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            sent = self._sent[key]
-            while sent and now - sent[0] >= 60:
-                sent.popleft()
-            sent.append(now)
-            if len(self._sent) >= self._next_sweep:
-                for idle in [k for k, v in self._sent.items() if now - v[-1] >= 60]:
-                    del self._sent[idle]
-                self._next_sweep = len(self._sent) + SWEEP_EVERY
-            return len(sent) <= per_minute
+    def address(self, peer: str | None, headers: Any) -> str:
+        """The client's address, from forwarded headers of trusted proxies only."""
+        return client_address(peer, dict(headers or {}), self.proxies)
 
     def notice(self, problem: str, text: str) -> str:
-        """The customer-facing explanation, in the language of their message."""
-        zh, en = NOTICES[problem]
-        chosen = en if text and not any("\u4e00" <= c <= "\u9fff" for c in text) else zh
-        return chosen.format(limit=self.max_chars)
+        """What the customer reads about a refusal, in their message's language."""
+        return rules.notice(problem, text, limit=self.settings.max_chars)
+
+    async def admit(
+        self, sender: str, text: str, metadata: Any, address: str
+    ) -> Admission:
+        """Check one message; the returned text and metadata are what Rasa may see.
+
+        The order matters: limits are counted before anything costly, and a refused
+        message still counts towards them.
+        """
+        text = rules.neutralise_commands(text)
+        per_minute = self.settings.per_minute
+        if not await self.limiter.allow(
+            "ip", address, per_minute * self.settings.ip_factor
+        ):
+            return Admission("rate_limited")
+        if not await self.limiter.allow("sender", sender, per_minute):
+            return Admission("rate_limited")
+        if not text.strip():
+            return Admission("empty")
+        if len(text) > self.settings.max_chars:
+            return Admission("too_long")
+        clean = rules.clean_metadata(metadata)
+        try:
+            customer, verdict = await asyncio.to_thread(
+                self._identity, sender, clean.get("auth_token")
+            )
+        except ServiceUnavailable:
+            logger.warning("conversation owners unavailable: message refused")
+            return Admission("unavailable")
+        if verdict != OK:
+            return Admission(verdict)
+        if customer is None:  # an invalid or revoked token counts for nothing
+            clean.pop("auth_token", None)
+        return Admission(None, text, clean, customer)
+
+    def _identity(self, sender: str, token: str | None) -> tuple[str | None, str]:
+        login = verify_login(token, self.settings.jwt_secret) if token else None
+        if login and self.revocations.is_revoked(login.customer_id, login.issued_at):
+            login = None
+        customer = login.customer_id if login else None
+        return customer, self.owners.verdict(sender, customer)
 
 
-def _guard_from_settings() -> MessageGuard:
-    max_chars, per_minute = message_limits()
-    return MessageGuard(max_chars, per_minute)
+async def answer_turn(
+    on_new_message: OnMessage,
+    message: UserMessage,
+    sent: Callable[[], int],
+    is_paused: Callable[[str], Awaitable[bool]],
+) -> str | None:
+    """Run one turn; the problem to tell the customer about, or None.
+
+    ``unavailable`` when a dependency failed (the turn raised, or an action call could
+    not reach the action server); ``no_reply`` when nothing was said and no agent holds
+    the conversation. `sent` counts the messages the turn sent so far.
+    """
+    with resilience.turn_outages() as outages:
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("a customer turn failed")
+            return "unavailable"
+    if outages:
+        logger.warning("turn answered with an outage notice: %s", ", ".join(outages))
+        return "unavailable"
+    if sent() == 0:
+        try:
+            if await is_paused(message.sender_id):
+                return None  # a person holds the conversation
+        except Exception:
+            logger.exception("could not read the conversation after a silent turn")
+            return "unavailable"
+        logger.warning("a turn produced no reply: the customer is told so")
+        return "no_reply"
+    return None
 
 
-def _neutralising(on_new_message: OnMessage) -> OnMessage:
-    async def handle(message: UserMessage) -> Any:
-        message.text = neutralise_commands(message.text or "")
-        return await on_new_message(message)
+def _paused_checker(app_holder: dict[str, Sanic]) -> Callable[[str], Awaitable[bool]]:
+    async def is_paused(sender_id: str) -> bool:
+        app = app_holder.get("app")
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return False
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        return bool(tracker and tracker.is_paused())
 
-    return handle
+    return is_paused
+
+
+def _limit_request_size(blueprint: Blueprint, max_bytes: int) -> None:
+    """Cap every request body of the server (Sanic's default is 100 MB)."""
+
+    @blueprint.listener("before_server_start")
+    async def cap(app: Sanic, _loop: Any) -> None:
+        app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, max_bytes)
 
 
 class GuardedRestInput(RestInput):
     """The REST channel (``/webhooks/rest/webhook``) behind the guard."""
 
-    def __init__(self, guard: MessageGuard | None = None) -> None:
-        self.guard = guard or _guard_from_settings()
+    def __init__(self, guard: ChannelGuard | None = None) -> None:
+        self._guard = guard
+
+    @property
+    def guard(self) -> ChannelGuard:
+        """Built on first use, so that importing the class needs no database."""
+        if self._guard is None:
+            self._guard = ChannelGuard()
+        return self._guard
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedRestInput:
-        """No credentials: limits come from the settings module."""
+        """No credentials: everything comes from the settings module."""
         return cls()
 
     def blueprint(self, on_new_message: OnMessage) -> Blueprint:
-        """Rasa's REST blueprint, with the request checked before it reaches Rasa."""
-        bp = super().blueprint(_neutralising(on_new_message))
+        """Rasa's REST routes, each request admitted before it reaches Rasa."""
+        guard = self.guard
+        bp = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        _limit_request_size(bp, guard.settings.max_request_bytes)
+        app_holder: dict[str, Sanic] = {}
 
-        @bp.middleware("request")
-        async def check(request: Request) -> Any:
-            if request.method != "POST":
-                return None
-            return self.refusal(request)
+        @bp.listener("before_server_start")
+        async def keep_app(app: Sanic, _loop: Any) -> None:
+            app_holder["app"] = app
+
+        is_paused = _paused_checker(app_holder)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> Any:
+            body, problem = _json_body(request.body or b"")
+            if problem:
+                return _error(400, problem)
+            sender, text = body.get("sender"), body.get("message")
+            sender_problem = rules.sender_problem(sender)
+            if sender_problem:
+                return _error(400, sender_problem)
+            if not isinstance(text, str):
+                return _error(400, "message must be a string")
+            metadata = body.get("metadata")
+            if metadata is not None and not isinstance(metadata, dict):
+                return _error(400, "metadata must be a JSON object")
+            address = guard.address(getattr(request, "ip", None), request.headers)
+            admission = await guard.admit(sender, text, metadata, address)
+            if admission.problem:
+                return _error(
+                    admission.status,
+                    admission.problem,
+                    guard.notice(admission.problem, text),
+                )
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                admission.text,
+                collector,
+                sender,
+                input_channel=self.name(),
+                metadata=admission.metadata,
+            )
+            problem = await answer_turn(
+                on_new_message, message, lambda: len(collector.messages), is_paused
+            )
+            if problem == "unavailable" and not collector.messages:
+                return _error(503, "service_unavailable", guard.notice(problem, text))
+            if problem:
+                await collector.send_text_message(sender, guard.notice(problem, text))
+            return response.json(collector.messages)
 
         return bp
 
-    def refusal(self, request: Request) -> Any:
-        """A JSON error response for a request that must not reach the bot, or None."""
-        raw = request.body or b""
-        if len(raw) > self.guard.max_chars * 8 + 8192:
-            return _error(413, "request body too large")
-        try:
-            body = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "malformed JSON")
-        if not isinstance(body, dict):
-            return _error(400, "expected a JSON object with sender and message")
-        sender, text = body.get("sender"), body.get("message")
-        if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS:
-            return _error(400, f"sender must be a string of 1-{MAX_SENDER_CHARS} chars")
-        if not isinstance(text, str):
-            return _error(400, "message must be a string")
-        if not isinstance(body.get("metadata") or {}, dict):
-            return _error(400, "metadata must be a JSON object")
-        client = f"ip:{request.ip}" if getattr(request, "ip", None) else None
-        if client and not self.guard.allow(client, self.guard.per_minute * IP_FACTOR):
-            return _error(429, "rate_limited", self.guard.notice("rate_limited", text))
-        problem = self.guard.problem(sender, text)
-        if problem:
-            status = {"empty": 400, "too_long": 413, "rate_limited": 429}[problem]
-            return _error(status, problem, self.guard.notice(problem, text))
-        return None
 
-    def _extract_input_channel(self, req: Request) -> str:
-        """Always ``rest``: a client must not name the channel it records."""
-        return self.name()
+class CountingSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, counting what it sends during one turn."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.sent = 0
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        self.sent += 1
+        await super()._send_message(socket_id, response)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        self.sent += 1
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
+
+
+@dataclass
+class _Socket:
+    address: str
+    session_id: str | None = None
 
 
 class GuardedSocketIOInput(SocketIOInput):
-    """The socket.io channel of the web page behind the same guard.
+    """The web page's socket.io channel behind the same guard.
 
-    A refused message is answered with an explanation in the customer's language and
-    never reaches the dialogue.
+    The events stay Rasa's (``session_request`` → ``session_confirm``, then
+    ``user_uttered`` / ``bot_uttered``); what changes is who decides the conversation
+    id (the server), who may use it (the socket it was confirmed to), and that every
+    refusal is explained to that socket alone.
     """
 
-    guard: MessageGuard
+    guard: ChannelGuard | None = None
 
     @classmethod
     def from_credentials(
         cls, credentials: dict[str, Any] | None
     ) -> GuardedSocketIOInput:
-        """socket.io's own settings, plus the guard from the settings module."""
+        """socket.io's own settings; the guard comes from the settings module."""
         channel = super().from_credentials(credentials)
-        channel.guard = _guard_from_settings()
-        return channel  # type: ignore[return-value]
+        assert isinstance(channel, GuardedSocketIOInput)
+        return channel
 
     def blueprint(self, on_new_message: OnMessage) -> Blueprint:
-        """Rasa's socket.io blueprint with the guard around each message."""
-        guard = getattr(self, "guard", None) or _guard_from_settings()
-        inner = _neutralising(on_new_message)
+        """The socket.io server and its handlers, guarded."""
+        guard = self.guard or ChannelGuard()
+        self.guard = guard
+        settings = guard.settings
+        origins: list[str] | str = list(settings.socketio_origins) or []
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=origins,
+            max_http_buffer_size=settings.max_request_bytes,
+        )
+        self.sio = sio
+        bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        _limit_request_size(bp, settings.max_request_bytes)
+        app_holder: dict[str, Sanic] = {}
 
-        async def guarded(message: UserMessage) -> Any:
-            text = message.text or ""
-            problem = guard.problem(str(message.sender_id), text)
+        @bp.listener("before_server_start")
+        async def keep_app(app: Sanic, _loop: Any) -> None:
+            app_holder["app"] = app
+
+        is_paused = _paused_checker(app_holder)
+        ids = SessionIds(settings.jwt_secret)
+        sockets: dict[str, _Socket] = {}
+        holders: dict[str, str] = {}  # session id -> the socket holding it here
+        connections: dict[str, int] = {}  # address -> open sockets here
+        namespace = self.namespace
+
+        async def tell(sid: str, text: str) -> None:
+            await sio.emit(self.bot_message_evt, {"text": text}, room=sid)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
+            request = environ.get("sanic.request")
+            address = guard.address(
+                getattr(request, "ip", None), getattr(request, "headers", {})
+            )
+            if connections.get(address, 0) >= settings.max_connections_per_ip:
+                logger.warning("socket.io: too many connections from one address")
+                return False
+            if not await guard.limiter.allow(
+                "connect_ip", address, settings.max_connections_per_ip
+            ):
+                logger.warning("socket.io: connection rate limit hit")
+                return False
+            connections[address] = connections.get(address, 0) + 1
+            sockets[sid] = _Socket(address)
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str) -> None:
+            socket = sockets.pop(sid, None)
+            if socket is None:
+                return
+            left = connections.get(socket.address, 1) - 1
+            if left > 0:
+                connections[socket.address] = left
+            else:
+                connections.pop(socket.address, None)
+            if socket.session_id and holders.get(socket.session_id) == sid:
+                del holders[socket.session_id]
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            socket = sockets.get(sid)
+            if socket is None:
+                return
+            if not await guard.limiter.allow(
+                "socket_session", sid, SESSION_REQUESTS_PER_MINUTE
+            ):
+                await tell(sid, guard.notice("rate_limited", ""))
+                return
+            wanted = data.get("session_id") if isinstance(data, dict) else None
+            session_id = wanted if ids.is_valid(wanted) else ids.issue()
+            if socket.session_id and socket.session_id != session_id:
+                sio.leave_room(sid, socket.session_id, namespace=namespace)
+                if holders.get(socket.session_id) == sid:
+                    del holders[socket.session_id]
+            previous = holders.get(session_id)
+            if previous and previous != sid:  # the conversation moved to this socket
+                sio.leave_room(previous, session_id, namespace=namespace)
+                if previous in sockets:
+                    sockets[previous].session_id = None
+            holders[session_id] = sid
+            socket.session_id = session_id
+            sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            socket = sockets.get(sid)
+            if socket is None:
+                return
+            if not await guard.limiter.allow("socket", sid, settings.per_minute):
+                await tell(sid, guard.notice("rate_limited", ""))
+                return
+            if not isinstance(data, dict):
+                return
+            text = data.get("message")
+            if not isinstance(text, str):
+                return
+            claimed = data.get("session_id")
+            session_id = socket.session_id
+            if session_id is None or (claimed is not None and claimed != session_id):
+                # Not this socket's conversation: nothing is read or written there.
+                await tell(sid, guard.notice("foreign_identity", text))
+                return
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str) and len(metadata) <= settings.max_chars * 8:
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = None
+            admission = await guard.admit(session_id, text, metadata, socket.address)
+            if admission.problem:
+                await tell(sid, guard.notice(admission.problem, text))
+                return
+            output = CountingSocketIOOutput(sio, self.bot_message_evt)
+            message = UserMessage(
+                admission.text,
+                output,
+                session_id,
+                input_channel=self.name(),
+                metadata=admission.metadata,
+            )
+            problem = await answer_turn(
+                on_new_message, message, lambda: output.sent, is_paused
+            )
             if problem:
-                await message.output_channel.send_text_message(
-                    message.sender_id, guard.notice(problem, text)
-                )
-                return None
-            return await inner(message)
+                await output.send_text_message(session_id, guard.notice(problem, text))
 
-        blueprint = super().blueprint(guarded)
         url = socketio_redis_url()
         if url:
-            share_clients(self.sio, url)
-        return blueprint
+            share_clients(sio, url)
+        return bp
 
 
 def share_clients(sio: AsyncServer, url: str) -> None:
@@ -226,6 +486,16 @@ def share_clients(sio: AsyncServer, url: str) -> None:
     manager.set_server(sio)
     sio.manager = manager
     sio.manager_initialized = False
+
+
+def _json_body(raw: bytes) -> tuple[dict[str, Any], str | None]:
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}, "malformed JSON"
+    if not isinstance(body, dict):
+        return {}, "expected a JSON object with sender and message"
+    return body, None
 
 
 def _error(status: int, error: str, notice: str | None = None) -> Any:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.erasure import ErasureRefused, UnknownCustomer, erase_customer
 from actions.profile_db.repository import ProfileRepository
-from actions.settings import Settings
+from actions.settings import Settings, erasure_event_stream
 
 logger = logging.getLogger(__name__)
 ADMIN_PREFIX = "/api/admin/"
@@ -52,7 +52,11 @@ def admin_routes(settings: Settings, repo: ProfileRepository) -> list[web.RouteD
         customer_id = request.match_info["customer_id"]
         try:
             receipt = await asyncio.to_thread(
-                erase_customer, customer_id, repo, settings.tracker_db_url
+                erase_customer,
+                customer_id,
+                repo,
+                settings.tracker_db_url,
+                event_stream=erasure_event_stream(),
             )
         except UnknownCustomer:
             return _error(404, "no such customer")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.erasure import ErasureRefused, UnknownCustomer, erase_customer
 from actions.profile_db.session import make_engine
-from actions.settings import get_settings
+from actions.settings import erasure_event_stream, get_settings
 
 
 def _shown(url: str) -> str:
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     engine = make_engine(url)
     try:
-        receipt = erase_customer(customer_id, engine, tracker_url)
+        receipt = erase_customer(
+            customer_id, engine, tracker_url, event_stream=erasure_event_stream()
+        )
     except UnknownCustomer:
         print(f"erase: no customer {customer_id} in {_shown(url)}", file=sys.stderr)
         return 2

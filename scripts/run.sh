@@ -18,6 +18,11 @@ random_token() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsaf
 : "${AGENT_DESK_PORT:=5010}" "${WEBCHAT_PORT:=8080}"
 export RASA_API_TOKEN AGENT_DESK_TOKEN COMPLIANCE_TOKEN AGENT_DESK_PORT WEBCHAT_PORT RASA_URL="http://127.0.0.1:$RASA_PORT"
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD"
+# The web page's demo login signs tokens for the demo customers: on for this local
+# development run only (settings refuse it in production; it is off by default).
+if [ "${FINASSIST_ENV:-dev}" != production ]; then
+  export WEBCHAT_DEMO_LOGIN="${WEBCHAT_DEMO_LOGIN:-true}"
+fi
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

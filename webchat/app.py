@@ -28,9 +28,11 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.errors import BotError
-from actions.identity import issue_token, verify_token
+from actions.identity import issue_token, verify_login
+from actions.ownership import LoginRevocations
 from actions.pii import mask_pii
 from actions.profile_db.repository import ProfileRepository
+from actions.profile_db.session import make_engine
 from actions.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ RATINGS_PER_MINUTE = 10  # per client address
 SETTINGS = web.AppKey("settings", Settings)
 REPO = web.AppKey("repo", ProfileRepository)
 LIMITER = web.AppKey("limiter", object)
+REVOCATIONS = web.AppKey("revocations", LoginRevocations)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -191,11 +194,18 @@ async def rate(request: web.Request) -> web.Response:
     customer_id = None
     header = request.headers.get("Authorization", "")
     if header:
-        customer_id = verify_token(
+        login = verify_login(
             header.removeprefix("Bearer ").strip(), settings.jwt_secret
         )
-        if customer_id is None:
+        try:
+            revoked = login is not None and await asyncio.to_thread(
+                request.app[REVOCATIONS].is_revoked, login.customer_id, login.issued_at
+            )
+        except BotError:
+            return _error(503, "rating not saved, please try again")
+        if login is None or revoked:  # erasure revokes every earlier token
             return _error(401, "invalid or expired login token")
+        customer_id = login.customer_id
     repo = request.app[REPO]
     try:
         owner = await asyncio.to_thread(repo.conversation_owner, conversation_id)
@@ -246,6 +256,7 @@ def create_app(settings: Settings, repo: ProfileRepository) -> web.Application:
     )
     app[SETTINGS], app[REPO] = settings, repo
     app[LIMITER] = RateLimiter(RATINGS_PER_MINUTE)
+    app[REVOCATIONS] = LoginRevocations(make_engine(settings.tracker_db_url))
     app.router.add_get("/", index)
     app.router.add_static("/static", STATIC)
     app.router.add_get("/vendor/{name}", socket_io_client)

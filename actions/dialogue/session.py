@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 NOT_CARRIED_OVER = frozenset(
     {
         "requested_slot",
+        "transfer_ref",
         "transfer_confirmed",
         "amount",
         "recipient",

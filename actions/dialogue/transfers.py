@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,7 @@ from actions.risk.transfers import assess_transfer, default_limits
 from actions.settings import get_settings
 
 RESET_TRANSFER = [
+    SlotSet("transfer_ref", None),
     SlotSet("amount", None),
     SlotSet("recipient", None),
     SlotSet("payee_id", None),
@@ -76,7 +78,10 @@ class ValidateTransferForm(FormValidationAction):
         """
         if message_risk(tracker.latest_message):
             return [*RESET_TRANSFER, SlotSet("requested_slot", None)]
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        if not tracker.get_slot("transfer_ref"):
+            events.append(SlotSet("transfer_ref", new_transfer_ref()))
+        return events
 
     async def required_slots(
         self,
@@ -221,13 +226,31 @@ class ActionAskTransferConfirmed(CustomerAction):
         return []
 
 
-def idempotency_key(tracker: Tracker) -> str:
-    """Same conversation and confirming message → same key: a retry is a no-op."""
-    confirming = next(
-        (e for e in reversed(tracker.events) if e.get("event") == "user"), {}
-    )
-    amount = tracker.get_slot("amount")
-    raw = f"{tracker.sender_id}|{confirming.get('timestamp')}|{amount}"
+def new_transfer_ref() -> str:
+    """A reference for one transfer the customer is setting up (random, not personal).
+
+    It is made when the transfer form starts and travels with the transfer when the
+    customer continues it on another channel, so that however many conversations
+    confirm it, it is paid once.
+    """
+    return f"tr-{secrets.token_hex(16)}"
+
+
+def idempotency_key(tracker: Tracker, customer_id: str) -> str:
+    """One transfer → one key: a retried call or a second confirmation is a no-op.
+
+    The key is the transfer's reference (made when its form started, carried to any
+    conversation that continues it). A tracker without one, which only an older
+    conversation can have, falls back to the confirming message.
+    """
+    ref = tracker.get_slot("transfer_ref")
+    if isinstance(ref, str) and ref:
+        raw = f"{customer_id}|{ref}"
+    else:
+        confirming = next(
+            (e for e in reversed(tracker.events) if e.get("event") == "user"), {}
+        )
+        raw = f"{tracker.sender_id}|{confirming.get('timestamp')}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -272,7 +295,7 @@ class ActionTransfer(CustomerAction):
                 customer_id=customer_id,
                 payee_id=int(payee_id),
                 amount=amount,
-                idempotency_key=idempotency_key(tracker),
+                idempotency_key=idempotency_key(tracker, customer_id),
                 account_type=source_account(tracker),
                 conversation_id=tracker.sender_id,
                 max_single=get_settings().max_single_transfer,
@@ -299,7 +322,10 @@ class ActionTransfer(CustomerAction):
         # Done: another channel must not offer this transfer again.
         await close_interaction(tracker, customer_id, "transfer", "completed")
         dispatcher.utter_message(
-            response="utter_transfer_done",
+            # Confirmed before, here or in another conversation: nothing moved now.
+            response="utter_transfer_already_done"
+            if result.replayed
+            else "utter_transfer_done",
             amount=format_money(result.amount, language),
             recipient=result.payee_name,
             account=result.from_account,

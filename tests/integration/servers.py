@@ -98,6 +98,7 @@ def running_servers(
         ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
         WEBCHAT_PORT=str(webchat_port),
         WEBCHAT_RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        WEBCHAT_DEMO_LOGIN="true",
     )
     env.update(extra_env or {})
     commands = {

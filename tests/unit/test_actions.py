@@ -1,5 +1,6 @@
 """Each Rasa action against the seeded SQLite profile DB, with trackers built in code."""
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -32,10 +33,23 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
     return [m["response"] for m in dispatcher.messages]
 
 
-async def run(action, tracker) -> tuple[list, CollectingDispatcher]:
+async def run(action, tracker, domain=None) -> tuple[list, CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, {})
+    events = await action.run(dispatcher, tracker, domain or {})
     return events, dispatcher
+
+
+FORM_DOMAIN = {
+    "forms": {
+        "transfer_form": {
+            "required_slots": ["amount", "recipient", "transfer_confirmed"]
+        }
+    },
+    "slots": {
+        name: {"type": "text", "mappings": [{"type": "custom"}]}
+        for name in ("amount", "recipient", "transfer_confirmed", "transfer_ref")
+    },
+}
 
 
 # --- identity --------------------------------------------------------------------------
@@ -413,19 +427,30 @@ async def test_transfer_from_savings_when_named_during_the_transfer(
     assert balances == {"current": Decimal("28650.32"), "savings": Decimal("149900.00")}
 
 
-async def confirmed_transfer(repo: ProfileRepository, amount: str = "3000.00"):
+async def confirmed_transfer(
+    repo: ProfileRepository,
+    amount: str = "3000.00",
+    ref: str | None = "tr-" + "a" * 32,
+    sender_id: str = "test-conversation",
+    input_channel: str = "rest",
+):
     payee = repo.find_payee("C001", "王芳")
+    slots = {
+        "amount": amount,
+        "recipient": "王芳",
+        "payee_id": str(payee.id),
+        "transfer_confirmed": True,
+        "account_type": "savings",
+    }
+    if ref:
+        slots["transfer_ref"] = ref
     return make_tracker(
         text="确认",
         intent="affirm",
         token=token_for("C001"),
-        slots={
-            "amount": amount,
-            "recipient": "王芳",
-            "payee_id": str(payee.id),
-            "transfer_confirmed": True,
-            "account_type": "savings",
-        },
+        slots=slots,
+        sender_id=sender_id,
+        input_channel=input_channel,
     )
 
 
@@ -436,6 +461,7 @@ async def test_confirmed_transfer_moves_money_once(repo: ProfileRepository) -> N
     assert responses(dispatcher) == ["utter_transfer_done"]
     assert dispatcher.messages[0]["balance"] == "25,650.32 元"
     assert events == [
+        SlotSet("transfer_ref", None),
         SlotSet("amount", None),
         SlotSet("recipient", None),
         SlotSet("payee_id", None),
@@ -443,10 +469,61 @@ async def test_confirmed_transfer_moves_money_once(repo: ProfileRepository) -> N
         SlotSet("source_account", None),
     ]
     # The action server may receive the same call twice (a retry): no second debit.
-    await run(ActionTransfer(), tracker)
+    _, again = await run(ActionTransfer(), tracker)
+    assert responses(again) == ["utter_transfer_already_done"]
+    assert again.messages[0]["amount"] == "3,000.00 元"
     assert repo.accounts("C001")[0].balance == Decimal("25650.32")
     after = {a.account_type: a.balance for a in repo.accounts("C003")}
     assert after["current"] == before["current"] + Decimal("3000.00")
+
+
+async def test_one_transfer_confirmed_in_two_conversations_is_paid_once(
+    repo: ProfileRepository,
+) -> None:
+    # Started in the app, continued on the web page (the reference travels with it);
+    # the customer then confirms in both, even with a different amount in the second.
+    app = await confirmed_transfer(repo, sender_id="app-1", input_channel="rest")
+    web = await confirmed_transfer(
+        repo, amount="2000.00", sender_id="web-1", input_channel="socketio"
+    )
+    _, first = await run(ActionTransfer(), app)
+    _, second = await run(ActionTransfer(), web)
+    assert responses(first) == ["utter_transfer_done"]
+    assert responses(second) == ["utter_transfer_already_done"]
+    assert second.messages[0]["amount"] == "3,000.00 元"  # what was really paid
+    assert repo.accounts("C001")[0].balance == Decimal("25650.32")
+
+
+async def test_concurrent_confirmations_pay_once(repo: ProfileRepository) -> None:
+    trackers = [
+        await confirmed_transfer(repo, sender_id=f"conv-{i}", input_channel=channel)
+        for i, channel in enumerate(["rest", "socketio", "rest", "socketio", "rest"])
+    ]
+    results = await asyncio.gather(*(run(ActionTransfer(), t) for t in trackers))
+    said = sorted(responses(d)[0] for _, d in results)
+    assert said == ["utter_transfer_already_done"] * 4 + ["utter_transfer_done"]
+    assert repo.accounts("C001")[0].balance == Decimal("25650.32")
+
+
+async def test_two_transfers_are_two_payments(repo: ProfileRepository) -> None:
+    await run(ActionTransfer(), await confirmed_transfer(repo, ref="tr-" + "1" * 32))
+    _, second = await run(
+        ActionTransfer(), await confirmed_transfer(repo, ref="tr-" + "2" * 32)
+    )
+    assert responses(second) == ["utter_transfer_done"]
+    assert repo.accounts("C001")[0].balance == Decimal("22650.32")
+
+
+async def test_the_form_gives_each_transfer_a_reference(
+    repo: ProfileRepository,
+) -> None:
+    tracker = form_tracker("给王芳转三千")
+    events, _ = await run(ValidateTransferForm(repo), tracker, domain=FORM_DOMAIN)
+    refs = [e["value"] for e in events if e.get("name") == "transfer_ref"]
+    assert len(refs) == 1 and refs[0].startswith("tr-") and len(refs[0]) == 35
+    tracker.slots["transfer_ref"] = refs[0]
+    events, _ = await run(ValidateTransferForm(repo), tracker, domain=FORM_DOMAIN)
+    assert not [e for e in events if e.get("name") == "transfer_ref"]  # kept
 
 
 async def test_declined_transfer_moves_nothing(repo: ProfileRepository) -> None:
@@ -466,11 +543,18 @@ async def test_transfer_over_the_balance_is_rejected_at_execution(
     assert repo.accounts("C001")[0].balance == Decimal("28650.32")
 
 
-def test_idempotency_key_depends_on_the_confirming_message() -> None:
-    one = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
-    again = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
+def test_idempotency_key_is_the_transfer_not_the_message() -> None:
+    ref = {"amount": "10.00", "transfer_ref": "tr-" + "b" * 32}
+    one = make_tracker(text="确认", slots=ref, timestamp=1.0, sender_id="a")
+    elsewhere = make_tracker(text="yes", slots=ref, timestamp=9.0, sender_id="b")
+    assert idempotency_key(one, "C001") == idempotency_key(elsewhere, "C001")
+    assert idempotency_key(one, "C001") != idempotency_key(one, "C002")
+    # Without a reference (an older conversation): the confirming message decides.
+    old = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
+    same = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=1.0)
     later = make_tracker(text="确认", slots={"amount": "10.00"}, timestamp=2.0)
-    assert idempotency_key(one) == idempotency_key(again) != idempotency_key(later)
+    assert idempotency_key(old, "C001") == idempotency_key(same, "C001")
+    assert idempotency_key(old, "C001") != idempotency_key(later, "C001")
 
 
 async def test_cancel_transfer_clears_the_form() -> None:

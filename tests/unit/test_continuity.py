@@ -220,3 +220,15 @@ async def test_a_stopped_transfer_is_never_offered_again(
     )
     events, _ = await run(ActionSessionStart(), app)
     assert not [e for e in events if e.get("name") == "resume_offer"]
+
+
+def test_a_transfer_keeps_its_reference_across_channels() -> None:
+    ref = "tr-" + "0123456789" * 3 + "ab"  # digit runs that look like an account
+    slots = {"amount": "3000.00", "recipient": "王芳", "transfer_ref": ref}
+    assert carried_context("transfer", slots) == {
+        "amount": "3000.00",
+        "recipient": "王芳",
+        "transfer_ref": ref,
+    }
+    forged = dict(slots, transfer_ref="tr-6222021234567890128")
+    assert "transfer_ref" not in carried_context("transfer", forged)

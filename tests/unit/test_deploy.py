@@ -414,7 +414,8 @@ def endpoint_variables() -> set[str]:
 
 def settings_variables() -> set[str]:
     text = (ROOT / "actions" / "settings.py").read_text(encoding="utf-8")
-    return set(re.findall(r"env\.get\(\s*\"([A-Z0-9_]+)\"", text))
+    # env.get("NAME", ...) and the helpers called as helper(env, "NAME", ...)
+    return set(re.findall(r"env(?:\.get\(|,)\s*\"([A-Z0-9_]+)\"", text))
 
 
 def test_rasa_server_gets_every_variable_its_config_files_read(

@@ -24,6 +24,7 @@ from actions.erasure import (
     ERASED_NAME_EN,
     ERASED_NAME_ZH,
     ERASED_PAYEE_NAME,
+    ERASED_TRANSFER_DESCRIPTION,
     LEDGER_REASON,
     ErasureRefused,
     UnknownCustomer,
@@ -171,10 +172,27 @@ async def test_erasure_removes_the_customer_and_nobody_else(
         "customers": (0, 1, 0),
         "accounts": (0, 0, 2),
         "transfers": (0, 0, 1),
-        "transactions": (0, 0, c002_transactions),
+        "transactions": (0, 1, c002_transactions - 1),
     }
-    for name in ("accounts", "transfers", "transactions"):
+    for name in ("accounts", "transfers"):
         assert tables[name]["reason"] == LEDGER_REASON
+    assert tables["transactions"]["reason"].startswith(LEDGER_REASON)
+    # The retained ledger lines no longer name the customer's payees.
+    descriptions = [t.description for t in rows_of(engine, m.Transaction, "C002")]
+    assert descriptions and not [d for d in descriptions if "Alice" in d]
+    assert ERASED_TRANSFER_DESCRIPTION in descriptions
+    # Every store the data reached is listed, with what happened there.
+    stores = receipt.as_dict()["stores"]
+    assert set(stores) == {
+        "profile database",
+        "conversation store",
+        "login tokens",
+        "event stream",
+        "logs",
+    }
+    assert "3 conversations" in stores["conversation store"]
+    assert "revoked" in stores["login tokens"]
+    assert "no event broker configured" in stores["event stream"]
     assert "anti-money-laundering" in LEDGER_REASON
     assert "other customers" in tables["payees"]["reason"]
     assert tables["channel_identities"]["reason"] is None
@@ -205,7 +223,10 @@ async def test_second_run_finds_nothing_left(
     assert second.tables["customers"].retained == 1
     assert second.tables["cards"].retained == 2
     assert second.tables["handoff_tickets"].retained == 1
-    assert second.tables["transactions"] == first.tables["transactions"]
+    assert second.tables["transactions"].anonymised == 0
+    assert second.tables["transactions"].retained == (
+        first.tables["transactions"].retained + first.tables["transactions"].anonymised
+    )
     assert "nothing left to erase" in second.as_text()
 
 
@@ -230,7 +251,7 @@ async def test_tracker_store_failure_rolls_the_profile_back(
 ) -> None:
     before = rows_of_others(engine, "", ())
 
-    def broken(*args: object) -> tuple[int, int]:
+    def broken(*args: object) -> tuple[int, int, list[str]]:
         raise OperationalError("DELETE FROM events", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(erasure, "delete_conversations", broken)
@@ -495,7 +516,8 @@ async def test_admin_api_erases_and_answers_the_receipt(
     body = await response.json()
     assert body["customer_id"] == "C002" and body["changed"] is True
     assert body["conversations_deleted"] == 3
-    assert body["tables"]["transactions"]["reason"] == LEDGER_REASON
+    assert body["tables"]["transactions"]["reason"].startswith(LEDGER_REASON)
+    assert "login tokens" in body["stores"]
     assert set(stored_events(store)) == set(population.kept)
     with session_scope(engine) as s:
         assert s.get(m.Customer, "C002").name_en == ERASED_NAME_EN
@@ -522,3 +544,78 @@ async def test_admin_api_is_off_without_a_token(
             assert response.status == 503
             assert (await response.json()) == {"error": "admin API disabled"}
     assert rows_of(engine, m.Payee, "C002") != []
+
+
+class RecordingStream:
+    where = "test stream"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[dict] = []
+        self.fail = fail
+
+    def publish(self, message: dict) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.sent.append(message)
+
+
+async def test_erasure_revokes_old_tokens_and_tells_the_stream(
+    population: Population, engine: Engine, tracker_url: str
+) -> None:
+    from actions.identity import verify_login
+    from actions.ownership import LoginRevocations
+    from actions.profile_db.session import make_engine
+    from tests.conftest import SECRET, token_for
+
+    old_token = token_for("C002")
+    stream = RecordingStream()
+    receipt = erase_customer(
+        "C002",
+        engine,
+        tracker_url,
+        clock=lambda: datetime.now(timezone.utc),
+        event_stream=stream,
+    )
+    login = verify_login(old_token, SECRET)
+    assert login is not None  # still a valid signature...
+    revocations = LoginRevocations(make_engine(tracker_url))
+    assert revocations.is_revoked("C002", login.issued_at)  # ...that counts for nothing
+    assert not revocations.is_revoked("C001", login.issued_at)
+    [notice] = stream.sent
+    assert notice["event"] == "finassist_customer_erased"
+    assert notice["customer_id"] == "C002"
+    assert sorted(notice["conversations"]) == sorted(population.erased)
+    assert "test stream" in receipt.stores["event stream"]
+    failing = erase_customer(
+        "C002", engine, tracker_url, event_stream=RecordingStream(fail=True)
+    )
+    assert "NOT published" in failing.stores["event stream"]
+
+
+async def test_erasing_b_never_touches_a_conversation_a_owns(
+    population: Population,
+    engine: Engine,
+    store: MaskingSQLTrackerStore,
+    tracker_url: str,
+) -> None:
+    """Before conversations were bound to a customer, B's token posted into A's
+    conversation set its customer_id slot to B, and erasing B deleted A's
+    conversation. Ownership decides now, even for such old data."""
+    from rasa.shared.core.events import SlotSet, UserUttered
+
+    from actions.ownership import ConversationOwners
+    from actions.profile_db.session import make_engine
+
+    owners = ConversationOwners(make_engine(tracker_url))
+    assert owners.claim(C001_APP, "C001") == "C001"
+    tracker = await store.retrieve(C001_APP)
+    assert tracker is not None
+    tracker.update(UserUttered("what's my balance", metadata={}))
+    tracker.update(SlotSet("customer_id", "C002"))  # the old fault's trace
+    await store.save(tracker)
+    before = stored_events(store)[C001_APP]
+
+    erase(engine, tracker_url)
+
+    assert stored_events(store)[C001_APP] == before
+    assert owners.owner(C001_APP) == "C001"

@@ -3,8 +3,9 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
+from actions import settings as settings_module
 from actions.identity import customer_from_conversation, issue_token, verify_token
-from actions.settings import DEV_JWT_SECRET, Settings, SettingsError
+from actions.settings import PUBLIC_JWT_SECRETS, Settings, SettingsError
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 
@@ -121,7 +122,13 @@ def test_settings_defaults_and_overrides() -> None:
     )
     assert custom.database_url == "postgresql+psycopg2://u@h/db"
     assert custom.token_ttl_minutes == 5
-    assert "secret" not in repr(custom).lower() or DEV_JWT_SECRET not in repr(custom)
+    # No secret value may appear in a settings repr (logs print settings).
+    secret = "s3cret-value-0123456789-abcdefghijkl"
+    shown = repr(
+        Settings.from_env({"FINASSIST_JWT_SECRET": secret, "LLM_API_KEY": "k-9f8e7d"})
+    )
+    assert secret not in shown and "k-9f8e7d" not in shown
+    assert custom.jwt_secret and custom.jwt_secret not in repr(custom)
 
 
 @pytest.mark.parametrize(
@@ -188,3 +195,95 @@ def test_socketio_redis_url_is_optional_and_checked() -> None:
     assert socketio_redis_url({"SOCKETIO_REDIS_URL": url}) == url
     with pytest.raises(SettingsError, match="redis://"):
         socketio_redis_url({"SOCKETIO_REDIS_URL": "http://redis:6379"})
+
+
+def test_no_login_key_is_written_in_the_code(tmp_path, monkeypatch) -> None:
+    # Without FINASSIST_JWT_SECRET a checkout makes its own key, once, private.
+    monkeypatch.setattr(
+        settings_module, "DEV_SECRET_FILE", tmp_path / ".secrets" / "jwt_secret"
+    )
+    first = settings_module.jwt_secret({}, "dev")
+    assert len(first) >= 32 and first == settings_module.jwt_secret({}, "dev")
+    assert (tmp_path / ".secrets" / "jwt_secret").stat().st_mode & 0o077 == 0
+    assert first not in PUBLIC_JWT_SECRETS
+    source = (settings_module.PROJECT_ROOT / "actions" / "settings.py").read_text()
+    assert first not in source
+    # Production refuses that key, a short one, none, and the once-public one.
+    for env in (
+        {"FINASSIST_ENV": "production"},
+        {"FINASSIST_ENV": "production", "FINASSIST_JWT_SECRET": first},
+        {"FINASSIST_ENV": "production", "FINASSIST_JWT_SECRET": "x" * 31},
+    ):
+        with pytest.raises(SettingsError, match="FINASSIST_JWT_SECRET"):
+            Settings.from_env(env)
+    for public in PUBLIC_JWT_SECRETS:  # refused everywhere, not only in production
+        with pytest.raises(SettingsError, match="published"):
+            Settings.from_env({"FINASSIST_JWT_SECRET": public})
+
+
+def test_an_unwritable_checkout_fails_closed(tmp_path, monkeypatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the secrets folder would go")
+    monkeypatch.setattr(
+        settings_module, "DEV_SECRET_FILE", blocker / ".secrets" / "jwt_secret"
+    )
+    key = settings_module.jwt_secret({}, "dev")
+    # A per-process key: tokens signed elsewhere are refused, none accepted blindly.
+    assert key == settings_module._PROCESS_SECRET and len(key) >= 32
+
+
+@pytest.mark.parametrize(
+    ("env", "demo"),
+    [
+        ({}, False),  # off unless asked for
+        ({"WEBCHAT_DEMO_LOGIN": "false"}, False),
+        ({"WEBCHAT_DEMO_LOGIN": "true"}, True),
+        ({"WEBCHAT_DEMO_LOGIN": "true", "FINASSIST_ENV": "test"}, True),
+    ],
+)
+def test_the_demo_login_is_off_unless_asked_for(env: dict, demo: bool) -> None:
+    assert Settings.from_env(env).demo_login is demo
+
+
+def test_production_refuses_the_demo_login_and_missing_channel_secrets() -> None:
+    from actions.settings import channel_settings
+
+    production = {
+        "FINASSIST_ENV": "production",
+        "FINASSIST_JWT_SECRET": "p" * 40,
+        "ACTION_SERVER_TOKEN": "a" * 40,
+    }
+    with pytest.raises(SettingsError, match="WEBCHAT_DEMO_LOGIN"):
+        Settings.from_env({**production, "WEBCHAT_DEMO_LOGIN": "true"})
+    with pytest.raises(SettingsError, match="WEBCHAT_DEMO_LOGIN"):
+        Settings.from_env({"WEBCHAT_DEMO_LOGIN": "yes please"})
+    with pytest.raises(SettingsError, match="RATE_LIMIT_REDIS_URL"):
+        channel_settings(
+            {**production, "SOCKETIO_ORIGINS": "https://chat.bank.example"}
+        )
+    with pytest.raises(SettingsError, match="SOCKETIO_ORIGINS"):
+        channel_settings({**production, "RATE_LIMIT_REDIS_URL": "redis://r:6379/0"})
+    with pytest.raises(SettingsError, match="FINASSIST_JWT_SECRET"):
+        channel_settings(
+            {
+                "FINASSIST_ENV": "production",
+                "RATE_LIMIT_REDIS_URL": "redis://r:6379/0",
+                "SOCKETIO_ORIGINS": "https://chat.bank.example",
+            }
+        )
+    ok = channel_settings(
+        {
+            **production,
+            "RATE_LIMIT_REDIS_URL": "redis://r:6379/0",
+            "SOCKETIO_ORIGINS": "https://chat.bank.example, https://app.bank.example/",
+        }
+    )
+    assert ok.socketio_origins == (
+        "https://chat.bank.example",
+        "https://app.bank.example",
+    )
+    for bad in ("chat.bank.example", "https://chat.bank.example/path", "*"):
+        with pytest.raises(SettingsError, match="SOCKETIO_ORIGINS"):
+            channel_settings({"SOCKETIO_ORIGINS": bad})
+    with pytest.raises(SettingsError, match="FINASSIST_TRUSTED_PROXIES"):
+        channel_settings({"FINASSIST_TRUSTED_PROXIES": "10.0.0.0/8, not-a-network"})

@@ -16,7 +16,9 @@ from webchat.app import create_app
 
 @pytest.fixture
 async def webchat(repo: ProfileRepository):
-    settings = replace(Settings.from_env({}), jwt_secret=SECRET)
+    settings = replace(
+        Settings.from_env({"WEBCHAT_DEMO_LOGIN": "true"}), jwt_secret=SECRET
+    )
     async with TestClient(TestServer(create_app(settings, repo))) as client:
         yield client, repo
 
@@ -146,3 +148,17 @@ async def test_a_forged_token_cannot_rate_as_a_customer(webchat) -> None:
         headers={"Authorization": "Bearer forged.token.value"},
     )
     assert response.status == 401 and repo.ratings("c9") == []
+
+
+async def test_an_erased_customers_old_token_cannot_rate(webchat) -> None:
+    from webchat.app import REVOCATIONS
+
+    client, _ = webchat
+    old = token_for("C002")
+    client.app[REVOCATIONS].revoke("C002")
+    response = await client.post(
+        "/api/ratings",
+        json={"conversation_id": "web-erased-1", "score": 5, "comment": "hi"},
+        headers={"Authorization": f"Bearer {old}"},
+    )
+    assert response.status == 401
