@@ -79,7 +79,11 @@ class ValidateTransferForm(FormValidationAction):
         if message_risk(tracker.latest_message):
             return [*RESET_TRANSFER, SlotSet("requested_slot", None)]
         events = await super().run(dispatcher, tracker, domain)
-        if not tracker.get_slot("transfer_ref"):
+        # The reference comes with the first detail the customer gives. A turn that
+        # fills nothing must stay empty: the form then rejects it and the dialogue
+        # answers the question asked in the middle of the transfer.
+        fills = any(e.get("event") == "slot" and e.get("value") for e in events)
+        if fills and not tracker.get_slot("transfer_ref"):
             events.append(SlotSet("transfer_ref", new_transfer_ref()))
         return events
 

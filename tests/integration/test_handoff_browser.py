@@ -11,7 +11,6 @@ from __future__ import annotations
 import queue
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +35,6 @@ class Customer:
     """A web-chat customer on Rasa's socket.io channel."""
 
     def __init__(self, rasa_url: str, token: str) -> None:
-        self.session_id = f"web-{uuid.uuid4().hex[:12]}"
         self.token = token
         self.received: queue.Queue[str] = queue.Queue()
         self.sio = socketio.Client()
@@ -47,8 +45,9 @@ class Customer:
         self.sio.connect(
             rasa_url, transports=["polling"], socketio_path="socket.io", wait_timeout=30
         )
-        self.sio.emit("session_request", {"session_id": self.session_id})
-        confirmed.get(timeout=30)  # the session's room is joined before anyone speaks
+        # The server issues the conversation id (a client cannot choose one).
+        self.sio.emit("session_request", {"session_id": None})
+        self.session_id = confirmed.get(timeout=30)  # room joined before anyone speaks
 
     def _on_bot(self, data: dict) -> None:
         # Texts, and separately the markers the desk adds ({"kind": "agent"}).

@@ -8,6 +8,7 @@ for the money that moved. Skipped when no trained model exists (`make train`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ LAST_MONTH = (
     (date.today().replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()
 )
 
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train`"),
@@ -161,7 +163,8 @@ def test_stored_conversations_hold_no_personal_data(servers: LiveServers) -> Non
     import sqlalchemy as sa
 
     card = "6222021234567890128"
-    reply = servers.say("live-pii", f"我卡号{card}，查一下余额", token_for("C001"))
+    token = token_for("C001")
+    reply = servers.say("live-pii", f"我卡号{card}，查一下余额", token)
     assert "余额为" in reply  # NLU and the actions saw the message in memory
     engine = sa.create_engine(servers.tracker_db_url)
     with engine.connect() as conn:
@@ -174,4 +177,6 @@ def test_stored_conversations_hold_no_personal_data(servers: LiveServers) -> Non
     engine.dispose()
     stored = "\n".join(rows)
     assert rows and card not in stored and "[CARD ****0128]" in stored
-    assert "auth_token" not in stored or "[REDACTED]" in stored
+    # The login token went with the message and was dropped before storage.
+    assert token not in stored and not JWT.search(stored)
+    assert '"auth_token": "[REDACTED]"' in stored

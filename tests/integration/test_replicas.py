@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -79,6 +80,9 @@ pytestmark = [
 ]
 
 
+RATE_LIMIT = 40  # per sender per minute; the tests below stay under it otherwise
+
+
 class Cluster:
     """One action server and two Rasa replicas sharing the production stores."""
 
@@ -119,6 +123,9 @@ class Cluster:
             RABBITMQ_QUEUE=self.queue,
             SANIC_WORKERS="2",  # allowed: the lock store is not in memory
             SOCKETIO_REDIS_URL="redis://127.0.0.1:6379/3",
+            # Customer rate limits shared by both replicas (and their workers).
+            RATE_LIMIT_REDIS_URL="redis://127.0.0.1:6379/4",
+            FINASSIST_RATE_LIMIT_PER_MIN=str(RATE_LIMIT),
         )
         self.folder, self.stack = folder, stack
         actions = self._start(
@@ -274,6 +281,18 @@ class SocketIOWebSocket:
     async def emit(self, event: str, data: dict) -> None:
         await self.ws.send("42" + json.dumps([event, data]))
 
+    async def session(self) -> str:
+        """Ask for a conversation id; the server issues it (session_confirm)."""
+        await self.emit("session_request", {"session_id": None})
+        while True:
+            frame = await asyncio.wait_for(self.ws.recv(), 60)
+            if frame == "2":
+                await self.ws.send("3")
+            elif frame.startswith("42"):
+                event, data = json.loads(frame[2:])[:2]
+                if event == "session_confirm":
+                    return data
+
     async def next_bot_text(self) -> str:
         while True:
             frame = await asyncio.wait_for(self.ws.recv(), 60)
@@ -291,9 +310,8 @@ async def test_an_agent_reply_reaches_a_web_customer_through_the_other_replica(
     """The customer's socket.io connection is held by a worker of replica a; the desk
     sends the agent's reply through replica b (any worker). Redis carries it over."""
     url_a, url_b = cluster.replicas["a"][0], cluster.replicas["b"][0]
-    session = f"cross-replica-{uuid.uuid4().hex[:8]}"
     async with SocketIOWebSocket(url_a) as page:
-        await page.emit("session_request", {"session_id": session})
+        session = await page.session()
         await page.emit(
             "user_uttered",
             {
@@ -316,6 +334,22 @@ async def test_an_agent_reply_reaches_a_web_customer_through_the_other_replica(
                 )
                 assert reply.status_code == 200, reply.text
                 assert await page.next_bot_text() == f"您好，我是客服小王 {n}"
+
+
+def test_a_senders_rate_limit_holds_across_replicas(cluster: Cluster) -> None:
+    """Alternating replicas (and their workers) does not multiply the budget."""
+    sender = f"replica-flood-{uuid.uuid4().hex[:8]}"
+    codes = []
+    for i in range(RATE_LIMIT + 4):
+        url, _ = cluster.replicas["a" if i % 2 else "b"]
+        reply = httpx.post(
+            f"{url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": "你好"},
+            timeout=60,
+        )
+        codes.append(reply.status_code)
+    assert codes[:RATE_LIMIT] == [200] * RATE_LIMIT
+    assert set(codes[RATE_LIMIT:]) == {429}
 
 
 def test_killing_a_replica_mid_run_loses_no_stored_event(cluster: Cluster) -> None:
@@ -371,4 +405,6 @@ async def test_the_event_stream_is_masked(cluster: Cluster) -> None:
     streamed = "\n".join(bodies)
     assert "replica-alternating" in streamed  # the conversation's events arrived
     assert CARD not in streamed and "[CARD ****0128]" in streamed
-    assert "auth_token" not in streamed or "[REDACTED]" in streamed
+    # Every message carried a login token; none reached the stream.
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", streamed)
+    assert '"auth_token": "[REDACTED]"' in streamed

@@ -524,6 +524,11 @@ async def test_the_form_gives_each_transfer_a_reference(
     tracker.slots["transfer_ref"] = refs[0]
     events, _ = await run(ValidateTransferForm(repo), tracker, domain=FORM_DOMAIN)
     assert not [e for e in events if e.get("name") == "transfer_ref"]  # kept
+    # A question in the middle fills nothing: no event, so the form rejects it and
+    # the interruption rules answer it.
+    aside = form_tracker("信用卡额度还有多少", intent="check_card_limit")
+    events, _ = await run(ValidateTransferForm(repo), aside, domain=FORM_DOMAIN)
+    assert events == []
 
 
 async def test_declined_transfer_moves_nothing(repo: ProfileRepository) -> None:
