@@ -34,6 +34,10 @@ METADATA_KEYS = ("auth_token",)
 
 NOTICES = {
     "empty": ("请输入您的问题。", "Please type your question."),
+    "invalid_text": (
+        "这条消息里有无法识别的字符，请重新输入。",
+        "That message contains characters we cannot read; please type it again.",
+    ),
     "too_long": (
         "消息太长了，请分几条发送，每条不超过 {limit} 个字。",
         "That message is too long; please send it in parts of at most {limit} "
@@ -94,6 +98,34 @@ def neutralise_commands(text: str) -> str:
         has_slash = has_slash or _is_slash(text[end])
         end += 1
     return text[end:] if has_slash else text
+
+
+_KEPT_CONTROLS = frozenset("\t\n")
+
+
+def clean_text(text: str) -> str | None:
+    """The message without commands and control characters; None if not text at all.
+
+    A lone surrogate (a JSON escape such as U+D800 on its own) is no character of any
+    language: such a message is refused. Control characters other than tab and
+    newline are dropped (a NUL cannot even be stored in a PostgreSQL text column).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        text = "".join(
+            ch
+            for ch in text
+            if ch in _KEPT_CONTROLS or unicodedata.category(ch) != "Cc"
+        )
+    return neutralise_commands(text)
+
+
+def is_blank(text: str) -> bool:
+    """Whether nothing a reader could see is in `text` (spaces, zero-width, ...)."""
+    return all(_is_ignorable(ch) for ch in text)
 
 
 def is_command(text: str) -> bool:

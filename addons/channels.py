@@ -25,9 +25,10 @@ replicas through Redis (`share_clients`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, Sanic, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from socketio import AsyncRedisManager, AsyncServer
 
@@ -59,6 +61,7 @@ OnMessage = Callable[[UserMessage], Awaitable[Any]]
 SESSION_REQUESTS_PER_MINUTE = 10
 STATUS = {
     "empty": 400,
+    "invalid_text": 400,
     "too_long": 413,
     "rate_limited": 429,
     "login_required": 401,
@@ -125,7 +128,7 @@ class ChannelGuard:
         The order matters: limits are counted before anything costly, and a refused
         message still counts towards them.
         """
-        text = rules.neutralise_commands(text)
+        cleaned = rules.clean_text(text)
         per_minute = self.settings.per_minute
         if not await self.limiter.allow(
             "ip", address, per_minute * self.settings.ip_factor
@@ -133,7 +136,10 @@ class ChannelGuard:
             return Admission("rate_limited")
         if not await self.limiter.allow("sender", sender, per_minute):
             return Admission("rate_limited")
-        if not text.strip():
+        if cleaned is None:
+            return Admission("invalid_text")
+        text = cleaned
+        if rules.is_blank(text):
             return Admission("empty")
         if len(text) > self.settings.max_chars:
             return Admission("too_long")
@@ -210,6 +216,12 @@ def _limit_request_size(blueprint: Blueprint, max_bytes: int) -> None:
     @blueprint.listener("before_server_start")
     async def cap(app: Sanic, _loop: Any) -> None:
         app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, max_bytes)
+        app.error_handler.add(PayloadTooLarge, _too_large)
+
+
+def _too_large(request: Request, exception: Exception) -> Any:
+    """A body over the cap is refused before it is read, in the channels' format."""
+    return _error(413, "request body too large")
 
 
 class GuardedRestInput(RestInput):
@@ -307,6 +319,34 @@ class CountingSocketIOOutput(SocketIOOutput):
         await super().send_custom_json(recipient_id, json_message, **kwargs)
 
 
+class ConversationOrder:
+    """One message of a conversation at a time, first come first served (a process).
+
+    Locks exist only while a conversation has a message in flight, so memory stays
+    bounded whatever ids come and go.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, conversation_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class _Socket:
     address: str
@@ -359,6 +399,7 @@ class GuardedSocketIOInput(SocketIOInput):
         holders: dict[str, str] = {}  # session id -> the socket holding it here
         connections: dict[str, int] = {}  # address -> open sockets here
         namespace = self.namespace
+        in_order = ConversationOrder()
 
         async def tell(sid: str, text: str) -> None:
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid)
@@ -429,9 +470,6 @@ class GuardedSocketIOInput(SocketIOInput):
             socket = sockets.get(sid)
             if socket is None:
                 return
-            if not await guard.limiter.allow("socket", sid, settings.per_minute):
-                await tell(sid, guard.notice("rate_limited", ""))
-                return
             if not isinstance(data, dict):
                 return
             text = data.get("message")
@@ -449,23 +487,34 @@ class GuardedSocketIOInput(SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
-            admission = await guard.admit(session_id, text, metadata, socket.address)
-            if admission.problem:
-                await tell(sid, guard.notice(admission.problem, text))
-                return
-            output = CountingSocketIOOutput(sio, self.bot_message_evt)
-            message = UserMessage(
-                admission.text,
-                output,
-                session_id,
-                input_channel=self.name(),
-                metadata=admission.metadata,
-            )
-            problem = await answer_turn(
-                on_new_message, message, lambda: output.sent, is_paused
-            )
-            if problem:
-                await output.send_text_message(session_id, guard.notice(problem, text))
+            # python-socketio runs each event in its own task: one conversation's
+            # messages go through admission and the dialogue in the order sent
+            # (nothing above awaits).
+            async with in_order.turn(session_id):
+                if not await guard.limiter.allow("socket", sid, settings.per_minute):
+                    await tell(sid, guard.notice("rate_limited", text))
+                    return
+                admission = await guard.admit(
+                    session_id, text, metadata, socket.address
+                )
+                if admission.problem:
+                    await tell(sid, guard.notice(admission.problem, text))
+                    return
+                output = CountingSocketIOOutput(sio, self.bot_message_evt)
+                message = UserMessage(
+                    admission.text,
+                    output,
+                    session_id,
+                    input_channel=self.name(),
+                    metadata=admission.metadata,
+                )
+                problem = await answer_turn(
+                    on_new_message, message, lambda: output.sent, is_paused
+                )
+                if problem:
+                    await output.send_text_message(
+                        session_id, guard.notice(problem, text)
+                    )
 
         url = socketio_redis_url()
         if url:

@@ -9,6 +9,8 @@ been checked against it (`VERIFIED_RASA`).
   classes, dialogue states), measured by `make bench`.
 - `addons.resilience`: a failed action call or conversation store is reported to
   the customer instead of being hidden; a bounded action-call time-out.
+- `addons.turns`: no action twice in one turn, the prediction limit per turn, and
+  a conversation never left stuck after the limit was hit.
 - `actions.log_masking`: personal data masked in every log record.
 """
 
@@ -18,7 +20,7 @@ import rasa
 
 from actions.log_masking import install as mask_logs
 from actions.settings import action_timeout_s
-from addons import resilience, speedups
+from addons import resilience, speedups, turns
 
 VERIFIED_RASA = "3.6.21"
 _installed = False
@@ -38,7 +40,7 @@ def install_all(version: str = rasa.__version__) -> None:
     if version != VERIFIED_RASA:
         raise UnverifiedRasaVersion(
             f"FinAssist's Rasa patches were verified on Rasa {VERIFIED_RASA}, not "
-            f"{version}: check addons/speedups.py and addons/resilience.py against "
+            f"{version}: check addons/speedups.py, resilience.py and turns.py against "
             "it, then update VERIFIED_RASA"
         )
     if _installed:
@@ -46,4 +48,5 @@ def install_all(version: str = rasa.__version__) -> None:
     mask_logs()
     speedups.install()
     resilience.install(action_timeout_s())
+    turns.install()
     _installed = True

@@ -406,3 +406,37 @@ async def test_owners_outage_is_a_clear_refusal(tmp_path: Path) -> None:
         guard.admit("c", "hi", {"auth_token": token_for("C001")}, "x"), 10
     )
     assert (admission.problem, admission.status) == ("unavailable", 503)
+
+
+@pytest.mark.parametrize(
+    ("text", "blank"),
+    [("", True), (" \u200b\u3000\ufeff\u2060\n", True), ("\u00ad\u202e", True),
+     ("a", False), (" 你 ", False), ("😀", False), ("\u200b1", False)],
+)  # fmt: skip
+def test_invisible_only_messages_are_empty(text: str, blank: bool) -> None:
+    assert rules.is_blank(text) is blank
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("查余额\x00\x01ok", "查余额ok"), ("a\tb\nc", "a\tb\nc"), ("x\x7fy\x9bz", "xyz"),
+     ("hi \ud800 there", None), ("\x00/greet", "greet")],
+)  # fmt: skip
+def test_control_characters_go_and_lone_surrogates_are_refused(
+    text: str, expected: str | None
+) -> None:
+    assert rules.clean_text(text) == expected
+
+
+async def test_one_conversations_messages_keep_their_order() -> None:
+    from addons.channels import ConversationOrder
+
+    order, seen = ConversationOrder(), []
+
+    async def message(n: int) -> None:
+        async with order.turn("conv"):
+            await asyncio.sleep(random.random() / 100)  # admission's thread hop
+            seen.append(n)
+
+    await asyncio.gather(*(message(n) for n in range(50)))
+    assert seen == list(range(50)) and len(order) == 0
