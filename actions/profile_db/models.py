@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +71,65 @@ MONEY = ExactNumeric(14, 2)  # customers' money
 RATE = ExactNumeric(6, 4)  # annual interest rates in percent
 
 
+class NaiveDatetimeError(ValueError):
+    """A datetime without a time zone reached the database: always a bug.
+
+    Its instant is a guess (UTC? the bank's zone? the server's?), and a wrong guess
+    moves a transfer into another day's limit.
+    """
+
+    def __init__(self, value: datetime) -> None:
+        super().__init__(
+            f"naive datetime {value} (no tzinfo): pass an aware datetime such as "
+            "datetime.now(timezone.utc)"
+        )
+
+
+def as_utc(value: object) -> datetime:
+    """The same instant in UTC.
+
+    Raises:
+        NaiveDatetimeError: `value` has no time zone.
+        TypeError: `value` is not a datetime (a date or a string is not an instant).
+    """
+    if not isinstance(value, datetime):
+        raise TypeError(f"an aware datetime is needed, not {type(value).__name__}")
+    if value.utcoffset() is None:
+        raise NaiveDatetimeError(value)
+    return value.astimezone(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):  # type: ignore[type-arg]
+    """An instant: aware UTC `datetime` in Python, the same instant in every database.
+
+    PostgreSQL stores TIMESTAMP WITH TIME ZONE. SQLite has no time-zone type: it keeps
+    the wall-clock text it is given and compares text, so every value, stored or
+    compared, is converted to naive UTC first (the text older rows already hold).
+    Naive values are refused, in comparisons as well as in writes.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Aware in; naive UTC out for SQLite, aware UTC for PostgreSQL."""
+        if value is None:
+            return None
+        utc = as_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Always aware UTC (SQLite's naive text was written in UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
 class Customer(Base):
     """A bank customer; `risk_level` is the assessed investment risk tolerance R1-R5."""
 
@@ -81,7 +141,7 @@ class Customer(Base):
     risk_level = Column(Integer, nullable=False, default=2)
     tier = Column(String(16), nullable=False, default="standard")
     phone = Column(String(32), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    created_at = Column(UtcDateTime(), nullable=False)
 
     accounts = relationship("Account", back_populates="customer")
     cards = relationship("Card", back_populates="customer")
@@ -101,7 +161,7 @@ class Account(Base):
     balance = Column(MONEY, nullable=False)
     daily_transfer_limit = Column(MONEY, nullable=False)
     status = Column(String(16), nullable=False, default="active")
-    opened_at = Column(DateTime(timezone=True), nullable=False)
+    opened_at = Column(UtcDateTime(), nullable=False)
 
     customer = relationship("Customer", back_populates="accounts")
 
@@ -121,7 +181,7 @@ class Card(Base):
     status = Column(String(16), nullable=False, default="active")
     credit_limit = Column(MONEY, nullable=True)
     outstanding = Column(MONEY, nullable=True)
-    frozen_at = Column(DateTime(timezone=True), nullable=True)
+    frozen_at = Column(UtcDateTime(), nullable=True)
     freeze_reason = Column(String(32), nullable=True)
 
     customer = relationship("Customer", back_populates="cards")
@@ -140,7 +200,7 @@ class Payee(Base):
     bank_name = Column(String(64), nullable=False)
     account_number = Column(String(32), nullable=False)
     account_id = Column(Integer, ForeignKey("accounts.id"), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    created_at = Column(UtcDateTime(), nullable=False)
 
 
 class Merchant(Base):
@@ -177,7 +237,7 @@ class Transfer(Base):
     currency = Column(String(3), nullable=False, default="CNY")
     status = Column(String(16), nullable=False)
     conversation_id = Column(String(255), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    created_at = Column(UtcDateTime(), nullable=False)
 
 
 class Transaction(Base):
@@ -188,7 +248,7 @@ class Transaction(Base):
     customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False)
     account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False)
     card_id = Column(Integer, ForeignKey("cards.id"), nullable=True)
-    posted_at = Column(DateTime(timezone=True), nullable=False)
+    posted_at = Column(UtcDateTime(), nullable=False)
     amount = Column(MONEY, nullable=False)
     currency = Column(String(3), nullable=False, default="CNY")
     merchant_key = Column(String(32), ForeignKey("merchants.key"), nullable=True)
@@ -211,8 +271,8 @@ class ChannelIdentity(Base):
     )
     channel = Column(String(32), nullable=False)
     external_id = Column(String(255), nullable=False)
-    first_seen_at = Column(DateTime(timezone=True), nullable=False)
-    last_seen_at = Column(DateTime(timezone=True), nullable=False)
+    first_seen_at = Column(UtcDateTime(), nullable=False)
+    last_seen_at = Column(UtcDateTime(), nullable=False)
 
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
 
@@ -233,8 +293,8 @@ class Interaction(Base):
     # JSON of the facts worth carrying to another channel (home status, loan term, ...)
     context = Column(Text, nullable=True)
     language = Column(String(2), nullable=True)
-    started_at = Column(DateTime(timezone=True), nullable=False)
-    updated_at = Column(DateTime(timezone=True), nullable=False)
+    started_at = Column(UtcDateTime(), nullable=False)
+    updated_at = Column(UtcDateTime(), nullable=False)
 
 
 class MortgageRate(Base):
@@ -283,7 +343,7 @@ class EmotionRecord(Base):
     urgent = Column(Boolean, nullable=False, default=False)
     intent = Column(String(64), nullable=True)
     topic = Column(String(32), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    created_at = Column(UtcDateTime(), nullable=False)
 
 
 class HandoffTicket(Base):
@@ -305,9 +365,9 @@ class HandoffTicket(Base):
     summary = Column(Text, nullable=False, default="{}")  # JSON, personal data masked
     status = Column(String(16), nullable=False, default="waiting", index=True)
     agent = Column(String(64), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    accepted_at = Column(DateTime(timezone=True), nullable=True)
-    released_at = Column(DateTime(timezone=True), nullable=True)
+    created_at = Column(UtcDateTime(), nullable=False)
+    accepted_at = Column(UtcDateTime(), nullable=True)
+    released_at = Column(UtcDateTime(), nullable=True)
 
 
 class RiskAlert(Base):
@@ -334,8 +394,8 @@ class RiskAlert(Base):
     status = Column(String(16), nullable=False, default="open", index=True)
     reviewer = Column(String(64), nullable=True)
     review_note = Column(Text, nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    reviewed_at = Column(DateTime(timezone=True), nullable=True)
+    created_at = Column(UtcDateTime(), nullable=False)
+    reviewed_at = Column(UtcDateTime(), nullable=True)
 
 
 class SatisfactionRating(Base):
@@ -351,7 +411,7 @@ class SatisfactionRating(Base):
     channel = Column(String(32), nullable=False)
     score = Column(Integer, nullable=False)
     comment = Column(Text, nullable=True)  # personal data masked
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    created_at = Column(UtcDateTime(), nullable=False)
 
 
 class ExperimentAssignment(Base):
@@ -369,7 +429,7 @@ class ExperimentAssignment(Base):
         String(16), ForeignKey("customers.id"), nullable=True, index=True
     )
     conversation_id = Column(String(255), nullable=False, index=True)
-    assigned_at = Column(DateTime(timezone=True), nullable=False)
+    assigned_at = Column(UtcDateTime(), nullable=False)
 
     __table_args__ = (
         UniqueConstraint(

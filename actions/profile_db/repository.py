@@ -262,8 +262,27 @@ class ProfileRepository:
         """The engine underneath, for units of work outside the repository (erasure)."""
         return self._engine
 
+    def _now(self) -> datetime:
+        """The clock's time in UTC; a naive clock raises NaiveDatetimeError."""
+        return m.as_utc(self._clock())
+
     def _day_start(self, day: date) -> datetime:
-        return datetime.combine(day, time.min, tzinfo=self._zone)
+        """The first instant (UTC) of a local day of the bank.
+
+        On a day whose midnight is skipped by a daylight-saving change, that is the
+        change itself (fold=0 takes the offset before it).
+        """
+        return datetime.combine(day, time.min, tzinfo=self._zone).astimezone(
+            timezone.utc
+        )
+
+    def _day_bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+        """[start, end) in UTC of the local days `first` to `last`, both inclusive."""
+        return self._day_start(first), self._day_start(last + timedelta(days=1))
+
+    def local_today(self) -> date:
+        """Today in the bank's time zone, by the repository's clock."""
+        return self._now().astimezone(self._zone).date()
 
     def _scope(self):  # type: ignore[no-untyped-def]
         return session_scope(self._engine)
@@ -364,7 +383,7 @@ class ProfileRepository:
             for card in cards:
                 if card.status == "active":
                     card.status = "frozen"
-                    card.frozen_at = self._clock()
+                    card.frozen_at = self._now()
                     card.freeze_reason = "reported_lost"
             s.flush()
             return [_card_view(c) for c in cards]
@@ -406,18 +425,13 @@ class ProfileRepository:
 
         return self._run(work)  # type: ignore[return-value]
 
-    def transferred_today(self, account_id: int, today_start: datetime) -> Decimal:
-        """Sum of completed transfers from an account since `today_start`."""
+    def transferred_today(self, account_id: int) -> Decimal:
+        """Completed transfers from an account on the bank's local day (the limit's)."""
+        today = self.local_today()  # one clock read: both bounds of the same day
+        lo, hi = self._day_bounds(today, today)
 
         def work(s: Session) -> Decimal:
-            total = s.execute(
-                select(func.coalesce(func.sum(m.Transfer.amount), 0)).where(
-                    m.Transfer.from_account_id == account_id,
-                    m.Transfer.status == "completed",
-                    m.Transfer.created_at >= today_start,
-                )
-            ).scalar_one()
-            return quantize(Decimal(total))
+            return _sent_between(s, account_id, lo, hi)
 
         return self._run(work)  # type: ignore[return-value]
 
@@ -430,7 +444,6 @@ class ProfileRepository:
         idempotency_key: str,
         account_type: str | None = None,
         conversation_id: str | None = None,
-        today_start: datetime | None = None,
         max_single: Decimal | None = None,
         risk_rules: RiskRules | None = None,
     ) -> TransferResult:
@@ -439,7 +452,9 @@ class ProfileRepository:
         The same `idempotency_key` returns the first result instead of paying twice.
         `risk_rules` (actions.risk.transfers.assess_transfer) runs inside the same
         transaction, after the accounts are locked, so that two transfers racing in
-        two conversations both see each other in the history.
+        two conversations both see each other in the history. The daily limit is the
+        bank's local day of the moment the accounts are locked, which is also the
+        transfer's time.
 
         Raises:
             TransferRejected: reason ``invalid_amount``, ``no_account``,
@@ -452,9 +467,6 @@ class ProfileRepository:
             raise TransferRejected("invalid_amount")
         if max_single is not None and amount > max_single:
             raise TransferRejected("over_single_limit")
-        day_start = today_start or self._day_start(
-            self._clock().astimezone(self._zone).date()
-        )
 
         def work(s: Session) -> TransferResult:
             existing = s.execute(
@@ -472,25 +484,21 @@ class ProfileRepository:
             if _transfers_held(s, customer_id):  # an alert is open or confirmed
                 raise TransferRejected("risk_hold")
             source, credit = _lock_accounts(s, customer_id, account_type, payee)
+            # One instant for the day, the risk windows and the records: a clock read
+            # twice could put the limit on one side of midnight and the transfer on
+            # the other.
+            now = self._now()
             if risk_rules is not None:
-                ctx = _transfer_context(
-                    s, customer_id, payee, source, amount, self._clock()
-                )
+                ctx = _transfer_context(s, customer_id, payee, source, amount, now)
                 hits = risk_rules(ctx)
                 if hits:
                     raise TransferRejected("risk_rules", details=hits)
             if source.balance < amount:
                 raise TransferRejected("insufficient_funds")
-            sent_today = s.execute(
-                select(func.coalesce(func.sum(m.Transfer.amount), 0)).where(
-                    m.Transfer.from_account_id == source.id,
-                    m.Transfer.status == "completed",
-                    m.Transfer.created_at >= day_start,
-                )
-            ).scalar_one()
-            if Decimal(sent_today) + amount > source.daily_transfer_limit:
+            today = now.astimezone(self._zone).date()
+            sent_today = _sent_between(s, source.id, *self._day_bounds(today, today))
+            if sent_today + amount > source.daily_transfer_limit:
                 raise TransferRejected("daily_limit")
-            now = self._clock()
             transfer = m.Transfer(
                 idempotency_key=idempotency_key,
                 customer_id=customer_id,
@@ -563,8 +571,12 @@ class ProfileRepository:
         category: str | None = None,
         top: int = 3,
     ) -> TransactionSearch:
-        """Totals of a customer's transactions in [start, end], optionally filtered."""
-        lo, hi = self._day_start(start), self._day_start(end + timedelta(days=1))
+        """Totals of a customer's transactions on the local days `start` to `end`.
+
+        Both days are inclusive and are the bank's days (FINASSIST_TZ), as are the
+        dates of the listed lines.
+        """
+        lo, hi = self._day_bounds(start, end)
 
         def work(s: Session) -> TransactionSearch:
             conds = [
@@ -599,7 +611,7 @@ class ProfileRepository:
             ).all()
             lines = tuple(
                 TransactionLine(
-                    t.posted_at.date(),
+                    t.posted_at.astimezone(self._zone).date(),
                     mer.name_zh if mer else t.description,
                     mer.name_en if mer else t.description,
                     quantize(-Decimal(t.amount)),
@@ -730,7 +742,7 @@ class ProfileRepository:
         """Remember that a channel identity (conversation id) belongs to a customer."""
 
         def work(s: Session) -> None:
-            now = self._clock()
+            now = self._now()
             row = s.execute(
                 select(m.ChannelIdentity).where(
                     m.ChannelIdentity.channel == channel,
@@ -776,7 +788,7 @@ class ProfileRepository:
                     urgent=urgent,
                     intent=intent,
                     topic=topic,
-                    created_at=self._clock(),
+                    created_at=self._now(),
                 )
             )
 
@@ -829,7 +841,7 @@ class ProfileRepository:
                 base_priority=base_priority,
                 summary=summary,
                 status="waiting",
-                created_at=self._clock(),
+                created_at=self._now(),
             )
             s.add(ticket)
             s.flush()
@@ -868,7 +880,7 @@ class ProfileRepository:
             row = s.get(m.HandoffTicket, ticket_id)
             if row is None:
                 return None
-            now = self._clock()
+            now = self._now()
             if status == "active" and row.accepted_at is None:
                 row.accepted_at = now
             if status == "released":
@@ -899,7 +911,7 @@ class ProfileRepository:
         """
 
         def work(s: Session) -> None:
-            now = self._clock()
+            now = self._now()
             row = s.execute(
                 select(m.Interaction)
                 .where(
@@ -929,7 +941,12 @@ class ProfileRepository:
     def last_interaction_elsewhere(
         self, customer_id: str, conversation_id: str, since: datetime
     ) -> InteractionView | None:
-        """The customer's latest interaction in another conversation since `since`."""
+        """The customer's latest interaction in another conversation since `since`.
+
+        Raises:
+            NaiveDatetimeError: `since` has no time zone.
+        """
+        since = m.as_utc(since)
 
         def work(s: Session) -> InteractionView | None:
             row = s.execute(
@@ -987,7 +1004,7 @@ class ProfileRepository:
                 channel=channel,
                 score=score,
                 comment=comment or None,
-                created_at=self._clock(),
+                created_at=self._now(),
             )
             s.add(row)
             s.flush()
@@ -1050,7 +1067,7 @@ class ProfileRepository:
         """
 
         def work(s: Session) -> list[RiskAlertView]:
-            now = self._clock()
+            now = self._now()
             rows = [
                 m.RiskAlert(
                     conversation_id=conversation_id,
@@ -1123,7 +1140,7 @@ class ProfileRepository:
                     f"alert {alert_id} is {row.status}; it cannot become {status}"
                 )
             row.status, row.reviewer = status, reviewer
-            row.review_note, row.reviewed_at = note, self._clock()
+            row.review_note, row.reviewed_at = note, self._now()
             s.flush()
             return _risk_view(row)
 
@@ -1178,7 +1195,7 @@ class ProfileRepository:
                     variant=chosen,
                     customer_id=customer_id,
                     conversation_id=conversation_id,
-                    assigned_at=self._clock(),
+                    assigned_at=self._now(),
                 )
             )
             s.flush()
@@ -1214,6 +1231,19 @@ def _ticket_view(s: Session, t: m.HandoffTicket) -> TicketView:
         _aware(t.accepted_at),
         _aware(t.released_at),
     )
+
+
+def _sent_between(s: Session, account_id: int, lo: datetime, hi: datetime) -> Decimal:
+    """Completed transfers from an account in [lo, hi)."""
+    total = s.execute(
+        select(func.coalesce(func.sum(m.Transfer.amount), 0)).where(
+            m.Transfer.from_account_id == account_id,
+            m.Transfer.status == "completed",
+            m.Transfer.created_at >= lo,
+            m.Transfer.created_at < hi,
+        )
+    ).scalar_one()
+    return quantize(Decimal(total))
 
 
 def _transfers_held(s: Session, customer_id: str) -> bool:
@@ -1284,10 +1314,12 @@ def _risk_view(r: m.RiskAlert) -> RiskAlertView:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    """A timestamp for a view, in UTC.
+
+    Read rows are aware UTC already (models.UtcDateTime); rows made in this session
+    hold what was assigned, which must be aware too (a naive value raises).
+    """
+    return None if value is None else m.as_utc(value)
 
 
 def _account_view(a: m.Account) -> AccountView:

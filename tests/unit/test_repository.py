@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, func, select, update
@@ -73,6 +74,10 @@ def q2(value: Decimal) -> Decimal:
 
 def fixed_clock(moment: datetime):  # type: ignore[no-untyped-def]
     return lambda: moment
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI_1AM = datetime(2026, 11, 25, 1, 0, tzinfo=SHANGHAI)  # 2026-11-24 17:00 UTC
 
 
 # --- customers, accounts, cards -----------------------------------------------------------
@@ -456,9 +461,9 @@ def test_whole_balance_can_be_sent_and_max_single_is_inclusive(
     assert balance(engine, "C001", "current") == ZERO
 
 
-def test_daily_transfer_limit_adds_up_the_day(
-    repo: ProfileRepository, engine: Engine
-) -> None:
+def test_daily_transfer_limit_adds_up_the_day(engine: Engine) -> None:
+    """The bank's day: at 01:00 in Shanghai (17:00 UTC the day before)."""
+    repo = ProfileRepository(engine, clock=fixed_clock(SHANGHAI_1AM), zone=SHANGHAI)
     set_balance(engine, "C001", "current", D("200000.00"))
     zhang_wei = payee_id(engine, "C001", "张伟")
     for n, amount in enumerate([D("20000.00"), D("20000.00")]):
@@ -468,10 +473,9 @@ def test_daily_transfer_limit_adds_up_the_day(
             amount=amount,
             idempotency_key=f"k-day-{n}",
         )
-    assert repo.transferred_today(
-        account_id(engine, "C001", "current"),
-        datetime.combine(TODAY, datetime.min.time(), tzinfo=timezone.utc),
-    ) == D("40000.00")
+    assert repo.transferred_today(account_id(engine, "C001", "current")) == D(
+        "40000.00"
+    )
     before = all_balances(engine)
     assert before[("C001", "current")] == D("160000.00")
 
@@ -522,13 +526,14 @@ def test_daily_limit_of_savings_is_its_own(
 
 
 def test_yesterdays_transfers_do_not_count_today(engine: Engine) -> None:
+    """23:30 and 00:30 in Shanghai: one UTC day (15:30 and 16:30), two bank days."""
     set_balance(engine, "C001", "current", D("200000.00"))
     zhang_wei = payee_id(engine, "C001", "张伟")
-    noon = datetime.combine(
-        TODAY, datetime.min.time(), tzinfo=timezone.utc
-    ) + timedelta(hours=12)
-    yesterday = ProfileRepository(engine, clock=fixed_clock(noon - timedelta(days=1)))
-    today = ProfileRepository(engine, clock=fixed_clock(noon))
+    late = (SHANGHAI_1AM - timedelta(minutes=90)).astimezone(timezone.utc)  # real clock
+    yesterday = ProfileRepository(engine, clock=fixed_clock(late), zone=SHANGHAI)
+    today = ProfileRepository(
+        engine, clock=fixed_clock(late + timedelta(hours=1)), zone=SHANGHAI
+    )
     yesterday.execute_transfer(
         customer_id="C001",
         payee_id=zhang_wei,
@@ -1223,21 +1228,14 @@ def test_sqlite_concurrent_transfers_cannot_overdraw(engine: Engine) -> None:
     assert count_rows(engine, m.Transfer) == 1
 
 
-def test_days_are_the_bank_s_local_days(db_url: str) -> None:
+def test_days_are_the_bank_s_local_days(engine: Engine) -> None:
     """At 01:00 in Shanghai (17:00 UTC the day before) "today" is the Shanghai day."""
-    from datetime import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    shanghai = ZoneInfo("Asia/Shanghai")
-    engine = make_engine(db_url)
-    try:
-        clock = lambda: dt(2026, 11, 25, 1, 0, tzinfo=shanghai)  # noqa: E731
-        repo = ProfileRepository(engine, clock=clock, zone=shanghai)
-        assert (
-            repo._day_start(clock().date()).isoformat() == "2026-11-25T00:00:00+08:00"
-        )
-    finally:
-        engine.dispose()
+    utc_clock = fixed_clock(SHANGHAI_1AM.astimezone(timezone.utc))
+    repo = ProfileRepository(engine, clock=utc_clock, zone=SHANGHAI)
+    assert repo.local_today() == date(2026, 11, 25)
+    start = repo._day_start(date(2026, 11, 25))
+    assert start == datetime(2026, 11, 25, tzinfo=SHANGHAI)
+    assert start.isoformat() == "2026-11-24T16:00:00+00:00"  # compared in UTC
 
 
 def test_a_conversation_id_belongs_to_the_last_verified_customer(
