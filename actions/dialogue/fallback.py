@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import TYPE_CHECKING
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from actions import services
 from actions.dialogue.ab import MISSES_BEFORE_OFFER, variant_of
 from actions.dialogue.common import EventList, blocking, customer_of, language_of
-from actions.errors import BotError
+from actions.errors import BotError, ServiceUnavailable
 from actions.knowledge import Hit
 from actions.llm.client import ChatClient, LLMUnavailable
 from actions.llm.guardrails import check_answer
-from actions.llm.prompts import build_messages
+from actions.llm.prompts import PersonalData, build_messages, disclosed, name_variants
 from actions.pii import mask_pii
+from actions.profile_db.models import Payee
+from actions.profile_db.session import session_scope
+
+if TYPE_CHECKING:
+    from actions.llm.local import LocalChatModel
+    from actions.profile_db.repository import CustomerProfile, ProfileRepository
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +42,60 @@ MIN_FAQ_CONFIDENCE = 0.8
 MIN_PASSAGE_SCORE = 5.0
 
 
-async def _profile_facts(tracker: Tracker) -> dict[str, str]:
-    """What the model may know about a logged-in customer: tier and risk level only."""
+def _payee_names(repo: ProfileRepository, customer_id: str) -> list[str]:
+    """Names and aliases of the customer's saved payees, in one query.
+
+    The repository has no list of payees yet (only `find_payee`); this reads the two
+    columns through its engine, as erasure does.
+    """
+    query = select(Payee.name, Payee.aliases).where(Payee.customer_id == customer_id)
+    try:
+        with session_scope(repo.engine) as session:
+            rows = session.execute(query).all()
+    except OperationalError as exc:
+        raise ServiceUnavailable("profile database unavailable") from exc
+    return [n for name, aliases in rows for n in [name, *aliases.split("|")] if n]
+
+
+def _lookup(customer_id: str) -> tuple[CustomerProfile | None, PersonalData]:
+    """The customer's profile and everything about them a prompt must not carry."""
+    repo = services.profile_repository()
+    profile = repo.get_customer(customer_id)
+    if profile is None:
+        return None, PersonalData()
+    accounts, cards = repo.accounts(customer_id), repo.cards(customer_id)
+    figures = {a.balance for a in accounts}
+    figures |= {c.credit_limit for c in cards if c.credit_limit is not None}
+    figures |= {c.available_credit for c in cards if c.available_credit is not None}
+    tails = {re.sub(r"\D", "", a.masked_number)[-4:] for a in accounts}
+    tails |= {c.last4 for c in cards}
+    names = [profile.name_zh, profile.name_en, *_payee_names(repo, customer_id)]
+    personal = PersonalData(
+        name_variants(names), frozenset(figures), frozenset(t for t in tails if t)
+    )
+    return profile, personal
+
+
+async def _customer_context(
+    tracker: Tracker, hits: list[Hit]
+) -> tuple[dict[str, str], PersonalData | None]:
+    """Profile facts the answer needs, and the personal data to keep out.
+
+    Only the risk level is a fact, and only for wealth passages (which products a
+    customer may buy); the tier changes no answer in the knowledge base. None for the
+    personal data means it could not be read: then no earlier turn is sent.
+    """
     customer_id = customer_of(tracker)
     if not customer_id:
-        return {}
+        return {}, PersonalData()
     try:
-        profile = await blocking(
-            services.profile_repository().get_customer, customer_id
-        )
+        profile, personal = await blocking(_lookup, customer_id)
     except BotError:
-        return {}
-    if profile is None:
-        return {}
-    return {"customer tier": profile.tier, "risk level": f"R{profile.risk_level}"}
+        return {}, None
+    about_wealth = any(h.passage.doc_id.startswith("wealth-") for h in hits)
+    if profile is None or not about_wealth:
+        return {}, personal
+    return {"risk level": f"R{profile.risk_level}"}, personal
 
 
 class ActionKnowledgeAnswer(Action):
@@ -108,22 +158,25 @@ class ActionKnowledgeAnswer(Action):
 
     @staticmethod
     async def _model_answer(
-        client: ChatClient,
+        client: ChatClient | LocalChatModel,
         question: str,
         language: str,
         hits: list[Hit],
         tracker: Tracker,
     ) -> str | None:
         """The model's grounded answer, or None when it is unavailable or refused."""
-        messages = build_messages(
-            question, language, hits, tracker.events, await _profile_facts(tracker)
-        )
+        facts, personal = await _customer_context(tracker, hits)
+        known = disclosed(tracker.events).merged(personal or PersonalData())
+        # Without the customer's names, earlier turns cannot be masked: none are sent.
+        events = tracker.events if personal is not None else []
+        messages = build_messages(question, language, hits, events, facts, known)
         try:
             answer = await client.complete(messages)
         except LLMUnavailable as exc:
             logger.warning("LLM fallback unavailable: %s", exc)
             return None
-        refused = check_answer(answer, language, [h.passage.text for h in hits])
+        passages = [h.passage.text for h in hits]
+        refused = check_answer(answer, language, passages, known.terms())
         if refused:
             logger.warning("LLM answer refused by guardrail: %s", refused)
             return None
