@@ -73,7 +73,8 @@ class Cluster:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         name = f"finassist_replicas_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        # pre-ping: the fault-injection test restarts PostgreSQL under this engine
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         stack.callback(self._drop, admin, name)

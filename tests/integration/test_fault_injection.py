@@ -241,9 +241,13 @@ def test_every_outage_is_answered_and_nothing_stored_is_lost(cluster: Cluster) -
         "recovery after restart | events stored before | lost |",
         "|---|---|---|---|---|---|",
     ]
+
+    def shown(reply: tuple[int, str, float]) -> str:
+        return f"{reply[0]}: " + " ".join(reply[1].split())[:48]
+
     for name, zh, en, recovered, stored, lost in rows:
         table.append(
-            f"| {name} | {zh[0]}: {zh[1][:40]} / {en[0]}: {en[1][:40]} | "
+            f"| {name} | {shown(zh)} / {shown(en)} | "
             f"{max(zh[2], en[2]):.2f} s | {recovered:.1f} s | {stored} | {lost} |"
         )
     report = "\n".join(table)
