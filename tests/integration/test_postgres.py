@@ -142,6 +142,35 @@ def test_transfer_and_idempotent_replay(
     ]
 
 
+def test_one_transfer_confirmed_everywhere_at_once_is_paid_once(
+    repo: ProfileRepository, engine: Engine
+) -> None:
+    """The same transfer (one reference, so one key) confirmed from several
+    conversations at the same moment: PostgreSQL lets one through, the others get
+    its result."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = hashlib.sha256(b"C001|tr-" + b"c" * 32).hexdigest()
+    wang_fang = payee_id(engine, "C001", "王芳")
+
+    def confirm(conversation: str):  # type: ignore[no-untyped-def]
+        return repo.execute_transfer(
+            customer_id="C001",
+            payee_id=wang_fang,
+            amount=D("3000.00"),
+            idempotency_key=key,
+            conversation_id=conversation,
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(confirm, [f"conv-{i}" for i in range(6)]))
+    assert sorted(r.replayed for r in results) == [False] + [True] * 5
+    assert len({r.transfer_id for r in results}) == 1
+    assert balance(engine, "C001", "current") == D("25650.32")
+    assert count_rows(engine, m.Transfer) == 1
+
+
 def test_external_transfer_credits_clearing(
     repo: ProfileRepository, engine: Engine
 ) -> None:
@@ -503,8 +532,13 @@ async def test_erasure_on_postgres(
     with session_scope(engine) as s:
         customer = s.get(m.Customer, "C002")
         assert (customer.name_en, customer.phone) == (ERASED_NAME_EN, None)
-    assert receipt.tables["transactions"].retained == len(
+    transactions = receipt.tables["transactions"]
+    assert transactions.retained + transactions.anonymised == len(
         rows_of(engine, m.Transaction, "C002")
     )
+    assert transactions.anonymised == 1  # the transfer to a payee: name removed
+    assert not [
+        t for t in rows_of(engine, m.Transaction, "C002") if "Alice" in t.description
+    ]
     assert receipt.changed and not second.changed
     assert (second.conversations_deleted, second.tracker_events_deleted) == (0, 0)
