@@ -278,6 +278,33 @@ def socketio_redis_url(env: Mapping[str, str] = os.environ) -> str | None:
     return _redis_url(env, "SOCKETIO_REDIS_URL")
 
 
+def socketio_signing_secret(env: Mapping[str, str] = os.environ) -> str:
+    """The secret that signs socket.io messages shared through Redis.
+
+    `SOCKETIO_SIGNING_KEY` (32+ characters, the same on every Rasa replica; Redis
+    never sees it). Production requires it: the login-token key is shared with the
+    bank's identity provider, which has no business signing socket.io traffic.
+    Elsewhere an unset key falls back to the login-token key, which every process of
+    a checkout already holds; the channel derives its own key from either, so nothing
+    signed here can pass for a login token.
+
+    Raises:
+        SettingsError: the key is shorter than 32 characters, missing in production,
+            or the login key it falls back to is refused (see `jwt_secret`).
+    """
+    secret = env.get("SOCKETIO_SIGNING_KEY", "").strip()
+    if secret:
+        if len(secret) < MIN_SECRET_CHARS or secret in PUBLIC_JWT_SECRETS:
+            raise SettingsError("SOCKETIO_SIGNING_KEY needs 32+ random characters")
+        return secret
+    if app_environment(env) == "production":
+        raise SettingsError(
+            "SOCKETIO_SIGNING_KEY must be set (32+ random characters, the same on "
+            "every Rasa replica) when socket.io is shared through Redis in production"
+        )
+    return jwt_secret(env)
+
+
 def message_limits(env: Mapping[str, str] = os.environ) -> tuple[int, int]:
     """The customer-message limits alone: longest message, messages per minute.
 
@@ -325,7 +352,8 @@ class ChannelSettings:
     max_request_bytes: int = 64 * 1024
     # One address may carry several customers (an office, a NAT).
     ip_factor: int = 10
-    max_connections_per_ip: int = 50
+    max_connections_per_ip: int = 50  # open at once
+    connects_per_ip_per_minute: int = 120  # new ones
     socket_events_per_minute: int = 120
 
     @property
@@ -396,6 +424,11 @@ def channel_settings(env: Mapping[str, str] = os.environ) -> ChannelSettings:
             "FINASSIST_MAX_CONNECTIONS_PER_IP",
             ChannelSettings.max_connections_per_ip,
         ),
+        connects_per_ip_per_minute=_positive_int(
+            env,
+            "FINASSIST_CONNECTS_PER_IP_PER_MIN",
+            ChannelSettings.connects_per_ip_per_minute,
+        ),
     )
     if settings.is_production:
         if not settings.rate_limit_redis_url:
@@ -407,6 +440,8 @@ def channel_settings(env: Mapping[str, str] = os.environ) -> ChannelSettings:
             raise SettingsError(
                 "SOCKETIO_ORIGINS is required in production: the web chat's origins"
             )
+        if socketio_redis_url(env):
+            socketio_signing_secret(env)  # refuses to start without the signing key
     return settings
 
 

@@ -38,7 +38,7 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, Sanic, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
-from socketio import AsyncRedisManager, AsyncServer
+from socketio import AsyncServer
 
 from actions import channel_guard as rules
 from actions.client_address import client_address, parse_networks
@@ -52,8 +52,18 @@ from actions.ownership import (
 from actions.profile_db.session import make_engine
 from actions.rate_limit import Limiter, MemoryLimiter, RedisLimiter
 from actions.session_ids import SessionIds
-from actions.settings import ChannelSettings, channel_settings, socketio_redis_url
+from actions.settings import (
+    ChannelSettings,
+    channel_settings,
+    socketio_redis_url,
+    socketio_signing_secret,
+)
 from addons import resilience
+from addons.socketio_manager import (
+    SignedRedisManager,
+    derive_key,
+    refuse_binary_packets,
+)
 
 logger = logging.getLogger(__name__)
 OnMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -384,6 +394,7 @@ class GuardedSocketIOInput(SocketIOInput):
             cors_allowed_origins=origins,
             max_http_buffer_size=settings.max_request_bytes,
         )
+        refuse_binary_packets(sio)
         self.sio = sio
         bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         _limit_request_size(bp, settings.max_request_bytes)
@@ -418,7 +429,7 @@ class GuardedSocketIOInput(SocketIOInput):
                 logger.warning("socket.io: too many connections from one address")
                 return False
             if not await guard.limiter.allow(
-                "connect_ip", address, settings.max_connections_per_ip
+                "connect_ip", address, settings.connects_per_ip_per_minute
             ):
                 logger.warning("socket.io: connection rate limit hit")
                 return False
@@ -518,20 +529,22 @@ class GuardedSocketIOInput(SocketIOInput):
 
         url = socketio_redis_url()
         if url:
-            share_clients(sio, url)
+            share_clients(sio, url, derive_key(socketio_signing_secret()))
         return bp
 
 
-def share_clients(sio: AsyncServer, url: str) -> None:
+def share_clients(sio: AsyncServer, url: str, key: bytes) -> None:
     """Let every worker and replica reach every socket.io client, through Redis.
 
-    python-socketio's client manager for several processes (`AsyncRedisManager`),
-    installed before the server handles its first connection: an emit to a room on
-    one worker is published to Redis and delivered by the worker that holds the
-    connection. Rasa builds the server itself, so the manager is set afterwards, as
-    the `client_manager` argument would have.
+    python-socketio's client manager for several processes, installed before the
+    server handles its first connection: an emit to a room on one worker is published
+    to Redis and delivered by the worker that holds the connection. The stock
+    `AsyncRedisManager` of 5.8.0 unpickles what it reads (CVE-2025-61765), so the
+    manager is `SignedRedisManager`: signed JSON, anything else dropped. Rasa builds
+    the server itself, so the manager is set afterwards, as the `client_manager`
+    argument would have.
     """
-    manager = AsyncRedisManager(url, channel="finassist-socketio")
+    manager = SignedRedisManager(url, key=key, channel="finassist-socketio-signed")
     manager.set_server(sio)
     sio.manager = manager
     sio.manager_initialized = False

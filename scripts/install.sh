@@ -41,7 +41,7 @@ MSG
 }
 
 stamp=.venv/.requirements.sha
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+want=$(cat requirements.txt requirements-dev.txt scripts/install.sh | sha256sum | cut -c1-16)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "install: .venv is up to date"
   install_webchat
@@ -67,7 +67,7 @@ MSG
   "$py" -m venv .venv
 fi
 # pip's cache (~/.cache/pip) is reused between runs, so CI reinstalls from local wheels.
-.venv/bin/python -m pip install --quiet --upgrade "pip<25" wheel
+.venv/bin/python -m pip install --quiet --upgrade "pip>=26.1.2" wheel
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 echo "$want" > "$stamp"
 echo "install: done ($(.venv/bin/rasa --version 2>/dev/null | grep -m1 'Rasa Version' || echo rasa installed))"

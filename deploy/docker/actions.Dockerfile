@@ -1,5 +1,6 @@
 # FinAssist action-server image: Rasa's SDK image plus our actions package, the data it
-# reads at run time (risk rules, lexicon, knowledge base) and the Alembic migrations
+# reads at run time (risk rules, lexicon, knowledge base, A/B experiments) and the
+# Alembic migrations
 # (the same image runs `alembic upgrade head` as a Job, deploy/k8s/migrate-job.yaml).
 #
 # Build from the project root (BuildKit uses deploy/docker/actions.Dockerfile.dockerignore,
@@ -44,14 +45,21 @@ assert m.version('rasa-sdk') == '3.6.2', m.version('rasa-sdk')"; \
 COPY --chown=1001:0 actions/ ./actions/
 COPY --chown=1001:0 addons/lexicon.yml ./addons/lexicon.yml
 COPY --chown=1001:0 data/knowledge/ ./data/knowledge/
+COPY --chown=1001:0 data/experiments.yml ./data/experiments.yml
 COPY --chown=1001:0 alembic.ini ./alembic.ini
 COPY --chown=1001:0 migrations/ ./migrations/
 
 # Fail the build, not the pod: rasa-sdk registers every module of the actions package at
-# start-up, so import them all here, and load the risk rules and the time zone.
+# start-up, so import them all here, and load every data file the actions read (risk
+# and transfer rules, A/B experiments, knowledge base, lexicon) and the time zone.
+# tests/integration/test_images.py runs the servers from this image's file set.
 RUN python -c "from rasa_sdk.executor import ActionExecutor; \
 e = ActionExecutor(); e.register_package('actions'); assert e.actions, 'no actions'; \
 from actions.risk.detector import default_detector; default_detector(); \
+from actions.risk.transfers import default_limits; default_limits(); \
+from actions.experiments import registry; registry(); \
+from actions.knowledge import load_passages; assert load_passages(), 'no knowledge'; \
+from actions.entities import EntityLexicon; EntityLexicon.from_file(); \
 from zoneinfo import ZoneInfo; ZoneInfo('Asia/Shanghai')"
 
 USER 1001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import socketio
 
 from actions.profile_db.repository import ProfileRepository
 from actions.profile_db.session import make_engine
@@ -171,3 +173,36 @@ def running_servers(
                 process.kill()
         for log in logs:
             log.close()
+
+
+class WebCustomer:
+    """One socket.io connection of the web page, with the server-issued session."""
+
+    def __init__(self, rasa_url: str, wait_s: float = 30) -> None:
+        self.replies: queue.Queue[dict] = queue.Queue()
+        self.confirmed: queue.Queue[str] = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("bot_uttered", self.replies.put)
+        self.sio.on("session_confirm", self.confirmed.put)
+        self.sio.connect(rasa_url, transports=["polling"], wait_timeout=wait_s)
+        self.sio.emit("session_request", {"session_id": None})
+        self.session_id = self.confirmed.get(timeout=wait_s)
+
+    def close(self) -> None:
+        """Leave as a browser does: the server hears of it at once.
+
+        python-engineio's polling client stops its sender before the goodbye is
+        flushed, so the server would learn of the disconnection only from missed pings
+        (45 s): socket.io's DISCONNECT is sent first and waited for.
+        """
+        if self.sio.connected:
+            for namespace in list(self.sio.namespaces):
+                self.sio._send_packet(
+                    self.sio.packet_class(
+                        socketio.packet.DISCONNECT, namespace=namespace
+                    )
+                )
+            deadline = time.monotonic() + 5
+            while self.sio.eio.queue.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self.sio.disconnect()

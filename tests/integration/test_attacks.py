@@ -7,15 +7,19 @@ action server (loopback, shared secret) and the agent desk on a seeded database.
 
 from __future__ import annotations
 
+import queue
 import socket
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 
 from actions.identity import issue_token
+from actions.session_ids import SessionIds
 from tests.conftest import SECRET, token_for
 from tests.integration.servers import (
     ACTION_SERVER_TOKEN,
@@ -23,6 +27,7 @@ from tests.integration.servers import (
     MODEL,
     RASA_API_TOKEN,
     Servers,
+    WebCustomer,
     running_servers,
 )
 
@@ -33,11 +38,16 @@ pytestmark = [
 CARD = "6222021234567890128"
 PHONE = "13812345678"
 RATE_LIMIT = 20
+MAX_SOCKETS = 6
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    env = {"LOG_LEVEL": "DEBUG", "FINASSIST_RATE_LIMIT_PER_MIN": str(RATE_LIMIT)}
+    env = {
+        "LOG_LEVEL": "DEBUG",
+        "FINASSIST_RATE_LIMIT_PER_MIN": str(RATE_LIMIT),
+        "FINASSIST_MAX_CONNECTIONS_PER_IP": str(MAX_SOCKETS),
+    }
     with running_servers(
         tmp_path_factory.mktemp("attacks"), with_desk=True, extra_env=env
     ) as servers:
@@ -293,3 +303,96 @@ def test_a_risky_answer_in_the_middle_of_a_transfer_stops_it(live: Servers) -> N
         a for a in live.repo.risk_alerts() if a.conversation_id == "attack-mid-transfer"
     ]
     assert alerts and {a.action_taken for a in alerts} == {"transfer_cancelled"}
+
+
+def next_text(customer: WebCustomer, seconds: float = 20) -> str:
+    return customer.replies.get(timeout=seconds).get("text", "")
+
+
+def nothing_arrives(customer: WebCustomer, seconds: float = 3) -> bool:
+    try:
+        customer.replies.get(timeout=seconds)
+    except queue.Empty:
+        return True
+    return False
+
+
+def test_socketio_conversations_belong_to_their_socket(live: Servers) -> None:
+    owner, intruder = WebCustomer(live.rasa_url), WebCustomer(live.rasa_url)
+    try:
+        assert owner.session_id != intruder.session_id
+        assert SessionIds(SECRET).is_valid(owner.session_id)  # issued, signed
+        token = token_for("C001")
+        owner.sio.emit(
+            "user_uttered",
+            {
+                "message": "给张伟转五千",
+                "session_id": owner.session_id,
+                "metadata": {"auth_token": token},
+            },
+        )
+        assert "张伟" in next_text(owner)
+        stored = len(tracker_of(live, owner.session_id)["events"])
+        # Posting into the owner's conversation from another socket: refused, told
+        # so, and nothing reaches the conversation or the owner.
+        for metadata in ({}, {"auth_token": token_for("C002")}, {"auth_token": token}):
+            intruder.sio.emit(
+                "user_uttered",
+                {
+                    "message": "确认",
+                    "session_id": owner.session_id,
+                    "metadata": metadata,
+                },
+            )
+            notice = next_text(intruder)
+            assert "另一位客户" in notice and "张伟" not in notice
+        assert nothing_arrives(owner)
+        assert len(tracker_of(live, owner.session_id)["events"]) == stored
+        # A session id of the client's own invention is never granted.
+        for forged in ("web-chosen-by-me", owner.session_id[:-1] + "0", "x" * 500):
+            intruder.sio.emit("session_request", {"session_id": forged})
+            granted = intruder.confirmed.get(timeout=20)
+            assert granted not in (forged, owner.session_id)
+            assert SessionIds(SECRET).is_valid(granted)
+        # An agent's reply to the owner reaches the owner's socket only.
+        reply = httpx.post(
+            f"{live.rasa_url}/conversations/{owner.session_id}/tracker/events",
+            params={
+                "token": RASA_API_TOKEN,
+                "execute_side_effects": "true",
+                "output_channel": "latest",
+            },
+            json={"event": "bot", "text": "客服小王：您好"},
+            timeout=20,
+        )
+        assert reply.status_code == 200
+        assert next_text(owner) == "客服小王：您好"
+        assert nothing_arrives(intruder)
+    finally:
+        owner.close()
+        intruder.close()
+
+
+def test_socketio_connections_are_limited_per_address(live: Servers) -> None:
+    opened, refused = [], 0
+    try:
+        for _ in range(MAX_SOCKETS + 2):
+            try:
+                opened.append(WebCustomer(live.rasa_url, wait_s=10))
+            except (socketio.exceptions.ConnectionError, queue.Empty):
+                refused += 1
+        assert len(opened) == MAX_SOCKETS and refused == 2
+    finally:
+        for customer in opened:
+            customer.close()
+    # Room again once the server has seen the disconnections.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            WebCustomer(live.rasa_url, wait_s=10).close()
+            break
+        except (socketio.exceptions.ConnectionError, queue.Empty):
+            assert time.monotonic() < deadline, (
+                "closed sockets never freed their places"
+            )
+            time.sleep(2)

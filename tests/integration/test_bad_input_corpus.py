@@ -23,7 +23,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import socketio
 import sqlalchemy as sa
 
 from actions.channel_guard import clean_text
@@ -34,6 +33,7 @@ from tests.integration.servers import (
     MODEL,
     RASA_API_TOKEN,
     Servers,
+    WebCustomer,
     running_servers,
 )
 
@@ -93,23 +93,6 @@ def send_rest(url: str, item: Item) -> tuple[Item, int, str]:
         timeout=60,
     )
     return item, reply.status_code, reply.text
-
-
-class WebCustomer:
-    """One socket.io connection of the web page, with the server-issued session."""
-
-    def __init__(self, rasa_url: str) -> None:
-        self.replies: queue.Queue[dict] = queue.Queue()
-        self.confirmed: queue.Queue[str] = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("bot_uttered", self.replies.put)
-        self.sio.on("session_confirm", self.confirmed.put)
-        self.sio.connect(rasa_url, transports=["polling"], wait_timeout=30)
-        self.sio.emit("session_request", {"session_id": None})
-        self.session_id = self.confirmed.get(timeout=30)
-
-    def close(self) -> None:
-        self.sio.disconnect()
 
 
 # Refused socket.io messages that get an explanation (the rest are ignored).

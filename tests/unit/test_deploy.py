@@ -609,6 +609,35 @@ def test_image_sources_exist_and_pass_the_dockerignore(path: Path) -> None:
         assert private not in allowed
 
 
+def test_action_image_holds_the_data_files_the_actions_read() -> None:
+    """Every file the action server opens at run time is copied into its image.
+
+    The paths are the modules' own constants; tests/integration/test_images.py runs
+    the server from the image's file set to catch a file not listed here.
+    """
+    from actions import entities, experiments, knowledge
+    from actions.risk import detector, transfers
+
+    needed = {
+        experiments.EXPERIMENTS_PATH,
+        knowledge.KNOWLEDGE_DIR,
+        entities.DEFAULT_LEXICON,
+        detector.RULES_FILE,
+        transfers.RULES_FILE,
+    }
+    copied = [
+        ROOT / source.rstrip("/")
+        for sources, _ in copy_sources(ACTIONS_DOCKERFILE)
+        for source in sources
+    ]
+    for path in needed:
+        assert path.exists(), path
+        assert any(path == c or c in path.parents for c in copied), (
+            f"{path.relative_to(ROOT)} is read by the action server but not copied "
+            "into deploy/docker/actions.Dockerfile"
+        )
+
+
 def test_telemetry_is_off_in_the_values(
     rasa_values: dict[str, Any], action_values: dict[str, Any]
 ) -> None:

@@ -287,3 +287,29 @@ def test_production_refuses_the_demo_login_and_missing_channel_secrets() -> None
             channel_settings({"SOCKETIO_ORIGINS": bad})
     with pytest.raises(SettingsError, match="FINASSIST_TRUSTED_PROXIES"):
         channel_settings({"FINASSIST_TRUSTED_PROXIES": "10.0.0.0/8, not-a-network"})
+
+
+def test_the_socketio_signing_key_is_required_in_production_and_checked() -> None:
+    from actions.settings import channel_settings, socketio_signing_secret
+
+    production = {
+        "FINASSIST_ENV": "production",
+        "FINASSIST_JWT_SECRET": "p" * 40,
+        "RATE_LIMIT_REDIS_URL": "redis://r:6379/0",
+        "SOCKETIO_ORIGINS": "https://chat.bank.example",
+    }
+    shared = {**production, "SOCKETIO_REDIS_URL": "redis://r:6379/2"}
+    channel_settings(production)  # one replica, nothing shared: no key needed
+    with pytest.raises(SettingsError, match="SOCKETIO_SIGNING_KEY"):
+        channel_settings(shared)
+    with pytest.raises(SettingsError, match="SOCKETIO_SIGNING_KEY"):
+        socketio_signing_secret(shared)
+    key = "k" * 40
+    channel_settings({**shared, "SOCKETIO_SIGNING_KEY": key})
+    assert socketio_signing_secret({**shared, "SOCKETIO_SIGNING_KEY": key}) == key
+    for bad in ("short", " " * 3 + "k" * 20, next(iter(PUBLIC_JWT_SECRETS))):
+        with pytest.raises(SettingsError, match="SOCKETIO_SIGNING_KEY"):
+            socketio_signing_secret({"SOCKETIO_SIGNING_KEY": bad})
+    # outside production the checkout's login key stands in, never a public value
+    dev = {"FINASSIST_JWT_SECRET": "d" * 40}
+    assert socketio_signing_secret(dev) == "d" * 40
