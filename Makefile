@@ -54,7 +54,7 @@ CUSTOMER ?= C001
 SHELL_PORT ?= 5006
 
 .PHONY: help install train model seed token erase run run-actions run-rasa shell test lint desk webchat \
-        validate pytest test-integration rasa-test risk-eval audit report bench bench-fallback clean
+        validate pytest test-integration rasa-test risk-eval audit-deps report bench bench-fallback clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -121,11 +121,11 @@ rasa-test: install model ## rasa test (held-out NLU, stories), emotion F1, retri
 risk-eval: install ## precision/recall of the risk rules per language, with floors
 	$(PY) scripts/check_risk.py
 
-audit: install ## known vulnerabilities in the installed packages, against the reviewed allow-list
+audit-deps: install ## known vulnerabilities in the installed packages, against the reviewed allow-list
 	$(PY) scripts/audit_dependencies.py --allowlist security/audit-allowlist.yml \
 	  --snapshot security/advisories-snapshot.json
 
-test: install lint audit validate model pytest risk-eval rasa-test ## everything CI runs
+test: install lint audit-deps validate model pytest risk-eval rasa-test ## everything CI runs
 
 report: install ## service metrics + A/B results -> reports/report.html (DEMO=N simulated chats, SINCE=YYYY-MM-DD)
 	$(PY) scripts/report.py $(if $(DEMO),--seed-demo $(DEMO)) $(if $(SINCE),--since $(SINCE))

@@ -1,6 +1,6 @@
 """Audit installed distributions for known vulnerabilities, with a reviewed allow-list.
 
-Usage (`make audit`):
+Usage (`make audit-deps`):
 
     .venv/bin/python scripts/audit_dependencies.py \
         --allowlist security/audit-allowlist.yml \
