@@ -349,7 +349,12 @@ def test_socketio_conversations_belong_to_their_socket(live: Servers) -> None:
         assert nothing_arrives(owner)
         assert len(tracker_of(live, owner.session_id)["events"]) == stored
         # A session id of the client's own invention is never granted.
-        for forged in ("web-chosen-by-me", owner.session_id[:-1] + "0", "x" * 500):
+        # One character changed: never the character it already was (a fixed "0" was
+        # the owner's own id whenever that id ended in "0").
+        last = owner.session_id[-1]
+        altered = owner.session_id[:-1] + ("1" if last == "0" else "0")
+        assert altered != owner.session_id
+        for forged in ("web-chosen-by-me", altered, "x" * 500):
             intruder.sio.emit("session_request", {"session_id": forged})
             granted = intruder.confirmed.get(timeout=20)
             assert granted not in (forged, owner.session_id)
