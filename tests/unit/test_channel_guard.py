@@ -325,7 +325,9 @@ async def test_a_conversation_belongs_to_its_first_verified_customer(
 
 
 async def test_bad_tokens_are_dropped_before_the_dialogue(guard: ChannelGuard) -> None:
-    tampered = token_for("C001")[:-2] + "xx"
+    # The signature's first character changed (its last ones may be padding bits).
+    body, signature = token_for("C001").rsplit(".", 1)
+    tampered = f"{body}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
     foreign_key = issue_token("C001", "not-our-key-0123456789abcdef012345", 5)
     for token in [tampered, foreign_key, "x" * 5000, "a.b.c", ""]:
         admission = await guard.admit("anon-1", "hi", {"auth_token": token}, "x")
